@@ -1,0 +1,161 @@
+package spotify
+
+import (
+	"strconv"
+
+	"github.com/tidwall/gjson"
+
+	"spotifypixel/internal/apperr"
+)
+
+// Request is a parsed /transform body (SPEC 7): an optional inline
+// destination and the batch of events.
+type Request struct {
+	DestinationID string       // the inline destination's ID, "" when absent
+	Inline        bool         // the body carries a destination
+	Config        string       // the inline destination's raw Config JSON
+	Batch         gjson.Result // the batch array
+}
+
+// ParseRequest validates a /transform body's JSON and shape. The Request
+// refers into body, which must stay unchanged while it is used.
+func ParseRequest(body []byte) (Request, error) {
+	if len(body) == 0 {
+		return Request{}, apperr.New(apperr.BadRequest, "request body is empty")
+	}
+	if !gjson.ValidBytes(body) {
+		return Request{}, apperr.New(apperr.BadRequest, "request body is not valid JSON")
+	}
+	root := gjson.Parse(bstr(body))
+	if !root.IsObject() {
+		return Request{}, apperr.New(apperr.BadRequest, "request body must be a JSON object")
+	}
+	var r Request
+	if d := root.Get("destination"); d.Exists() && d.Type != gjson.Null {
+		if !d.IsObject() {
+			return Request{}, apperr.New(apperr.BadRequest, "destination must be an object")
+		}
+		r.Inline = true
+		if id := d.Get("ID"); present(id) {
+			if id.Type != gjson.String {
+				return Request{}, apperr.New(apperr.BadRequest, "destination.ID must be a string")
+			}
+			r.DestinationID = id.Str
+		}
+		r.Config = d.Get("Config").Raw
+	}
+	r.Batch = root.Get("batch")
+	if !r.Batch.IsArray() {
+		return Request{}, apperr.New(apperr.BadRequest, "batch must be an array of events")
+	}
+	return r, nil
+}
+
+// CountEvents returns the number of events in a batch array without decoding them.
+func CountEvents(batch gjson.Result) int {
+	n := 0
+	batch.ForEach(func(_, _ gjson.Result) bool { n++; return true })
+	return n
+}
+
+// Summary counts a batch's outcomes, for the response and for metrics.
+type Summary struct {
+	Events, OK, Filtered, Failed, Calls int
+	ByKind                              [NumKinds][3]int // events by kind and Status
+	ByCommand                           [NumCommands]int // calls by command
+}
+
+// Add counts one outcome.
+func (s *Summary) Add(o *Outcome) {
+	s.Events++
+	s.ByKind[o.Kind][o.Status]++
+	switch o.Status {
+	case StatusOK:
+		s.OK++
+		s.Calls += len(o.Calls)
+		for i := range o.Calls {
+			s.ByCommand[o.Calls[i].Command]++
+		}
+	case StatusFiltered:
+		s.Filtered++
+	default:
+		s.Failed++
+	}
+}
+
+// Merge adds another summary's counts to s.
+func (s *Summary) Merge(x *Summary) {
+	s.Events += x.Events
+	s.OK += x.OK
+	s.Filtered += x.Filtered
+	s.Failed += x.Failed
+	s.Calls += x.Calls
+	for k := range s.ByKind {
+		for st := range s.ByKind[k] {
+			s.ByKind[k][st] += x.ByKind[k][st]
+		}
+	}
+	for c := range s.ByCommand {
+		s.ByCommand[c] += x.ByCommand[c]
+	}
+}
+
+// AppendJSON appends the response's summary object.
+func (s *Summary) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"events":`...)
+	dst = strconv.AppendInt(dst, int64(s.Events), 10)
+	dst = append(dst, `,"ok":`...)
+	dst = strconv.AppendInt(dst, int64(s.OK), 10)
+	dst = append(dst, `,"filtered":`...)
+	dst = strconv.AppendInt(dst, int64(s.Filtered), 10)
+	dst = append(dst, `,"failed":`...)
+	dst = strconv.AppendInt(dst, int64(s.Failed), 10)
+	dst = append(dst, `,"calls":`...)
+	dst = strconv.AppendInt(dst, int64(s.Calls), 10)
+	return append(dst, '}')
+}
+
+// AppendResults transforms every event of batch and appends their results,
+// comma-separated, numbering them from first; it counts them in sum.
+func (t *Transformer) AppendResults(dst []byte, batch gjson.Result, first int, sum *Summary) []byte {
+	i := first
+	batch.ForEach(func(_, ev gjson.Result) bool {
+		if i > first {
+			dst = append(dst, ',')
+		}
+		o := t.Transform(ev.Raw)
+		sum.Add(o)
+		dst = t.appendResult(dst, i, o)
+		i++
+		return true
+	})
+	return dst
+}
+
+// AppendResponseHead appends the response up to the opening of results.
+func AppendResponseHead(dst []byte, destinationID string, cfg *Config) []byte {
+	dst = append(dst, `{"destinationId":`...)
+	if destinationID == "" {
+		dst = append(dst, "null"...)
+	} else {
+		dst = AppendJSONString(dst, destinationID)
+	}
+	dst = append(dst, `,"pixelId":`...)
+	dst = AppendJSONString(dst, cfg.PixelID)
+	return append(dst, `,"results":[`...)
+}
+
+// AppendResponseTail closes results and appends the summary.
+func AppendResponseTail(dst []byte, sum *Summary) []byte {
+	dst = append(dst, `],"summary":`...)
+	dst = sum.AppendJSON(dst)
+	return append(dst, "}\n"...)
+}
+
+// AppendResponse appends the whole /transform response for batch.
+func (t *Transformer) AppendResponse(dst []byte, destinationID string, batch gjson.Result) ([]byte, Summary) {
+	var sum Summary
+	dst = AppendResponseHead(dst, destinationID, t.cfg)
+	dst = t.AppendResults(dst, batch, 0, &sum)
+	return AppendResponseTail(dst, &sum), sum
+}

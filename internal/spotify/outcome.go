@@ -1,0 +1,197 @@
+package spotify
+
+import (
+	"strconv"
+
+	"github.com/tidwall/gjson"
+)
+
+// Status is an event's outcome as RudderStack's transformer reports it.
+type Status uint8
+
+// The three outcomes of SPEC 5.
+const (
+	StatusOK Status = iota
+	StatusFiltered
+	StatusError
+)
+
+var statusNames = [...]string{"ok", "filtered", "error"}
+
+// String returns the status word used in results and metric labels.
+func (s Status) String() string { return statusNames[s] }
+
+// Code returns the RudderStack status code: 200, 298 or 400.
+func (s Status) Code() int {
+	switch s {
+	case StatusFiltered:
+		return 298
+	case StatusError:
+		return 400
+	}
+	return 200
+}
+
+// Kind classifies an event by type for metrics.
+type Kind uint8
+
+// Event kinds: a supported type, another string type, or no usable type.
+const (
+	KindInvalid Kind = iota
+	KindTrack
+	KindPage
+	KindOther
+	NumKinds // the number of kinds, for arrays indexed by Kind
+)
+
+var kindNames = [NumKinds]string{"invalid", "track", "page", "other"}
+
+// String returns the kind's metric label.
+func (k Kind) String() string { return kindNames[k] }
+
+// Error types of failed events, as RudderStack's statTags name them.
+const (
+	ErrInstrumentation = "instrumentation"
+	ErrConfiguration   = "configuration"
+)
+
+// Call is one Spotify Pixel call of an outcome.
+type Call struct {
+	Command Command
+	start   int // params span in Outcome.buf
+	end     int
+	beacon  [numBeacon]gjson.Result
+}
+
+// Outcome is the engine's decision for one event. It is owned by the
+// Transformer that made it and valid until that Transformer's next call.
+type Outcome struct {
+	Kind      Kind
+	Status    Status
+	ErrorType string       // ErrInstrumentation or ErrConfiguration, for errors
+	MessageID gjson.Result // the raw messageId, zero when absent
+	Warnings  []string     // skipped mapping targets; shared, do not modify
+	Calls     []Call       // alias first, then conversions, for StatusOK
+	Event     gjson.Result // the event itself, for fronts that read more of it
+	reason    []byte
+	buf       []byte
+	alias     [64]byte
+	hasAlias  bool
+}
+
+func (o *Outcome) reset() {
+	*o = Outcome{reason: o.reason[:0], buf: o.buf[:0], Calls: o.Calls[:0]}
+}
+
+// Reason returns why the event was filtered or failed.
+func (o *Outcome) Reason() string { return string(o.reason) }
+
+// Params returns the JSON object of call i's parameters.
+func (o *Outcome) Params(i int) []byte { c := &o.Calls[i]; return o.buf[c.start:c.end] }
+
+// AliasID returns the hashed external id when an alias was computed.
+func (o *Outcome) AliasID() (string, bool) { return string(o.alias[:]), o.hasAlias }
+
+// BeaconParams calls fn for each image-pixel query parameter of call i after
+// key and a, in SPEC 5's order: value, currency, order_id, discount_code, alias.
+func (o *Outcome) BeaconParams(i int, fn func(name string, v gjson.Result)) {
+	c := &o.Calls[i]
+	for b, v := range c.beacon {
+		if present(v) {
+			fn(beaconNames[b], v)
+		}
+	}
+	if o.hasAlias {
+		fn("alias", gjson.Result{Type: gjson.String, Str: string(o.alias[:])})
+	}
+}
+
+// AppendBeacon appends the image-pixel URL of call i: base?key=..&a=..&...
+func (o *Outcome) AppendBeacon(dst []byte, base string, pixelIDQuery []byte, i int) []byte {
+	c := &o.Calls[i]
+	dst = append(dst, base...)
+	sep := byte('?')
+	for j := 0; j < len(base); j++ {
+		if base[j] == '?' {
+			sep = '&'
+		}
+	}
+	dst = append(dst, sep)
+	dst = append(dst, "key="...)
+	dst = append(dst, pixelIDQuery...)
+	dst = append(dst, "&a="...)
+	dst = append(dst, c.Command.action()...)
+	for b, v := range c.beacon {
+		if !present(v) {
+			continue
+		}
+		dst = append(dst, '&')
+		dst = append(dst, beaconNames[b]...)
+		dst = append(dst, '=')
+		if v.Type == gjson.String {
+			dst = appendQueryEscape(dst, v.Str)
+		} else {
+			dst = appendQueryEscape(dst, v.Raw)
+		}
+	}
+	if o.hasAlias {
+		dst = append(dst, "&alias="...)
+		dst = append(dst, o.alias[:]...)
+	}
+	return dst
+}
+
+// appendResult appends the SPEC 5 result object of the outcome.
+func (t *Transformer) appendResult(dst []byte, index int, o *Outcome) []byte {
+	dst = append(dst, `{"index":`...)
+	dst = strconv.AppendInt(dst, int64(index), 10)
+	dst = append(dst, `,"messageId":`...)
+	if present(o.MessageID) {
+		dst = append(dst, o.MessageID.Raw...)
+	} else {
+		dst = append(dst, "null"...)
+	}
+	dst = append(dst, `,"status":"`...)
+	dst = append(dst, o.Status.String()...)
+	dst = append(dst, `","statusCode":`...)
+	dst = strconv.AppendInt(dst, int64(o.Status.Code()), 10)
+	if o.Status == StatusOK {
+		dst = append(dst, `,"calls":[`...)
+		for i := range o.Calls {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			c := &o.Calls[i]
+			dst = append(dst, `{"command":"`...)
+			dst = append(dst, c.Command.String()...)
+			dst = append(dst, `","params":`...)
+			dst = append(dst, o.Params(i)...)
+			if t.opts.Beacons && c.Command != CmdAlias {
+				t.scratch = o.AppendBeacon(t.scratch[:0], t.opts.BeaconURL, t.cfg.pixelIDQuery, i)
+				dst = append(dst, `,"beacon":`...)
+				dst = AppendJSONString(dst, bstr(t.scratch))
+			}
+			dst = append(dst, '}')
+		}
+		dst = append(dst, ']')
+	} else {
+		dst = append(dst, `,"reason":`...)
+		dst = AppendJSONString(dst, bstr(o.reason))
+		if o.Status == StatusError {
+			dst = append(dst, `,"errorType":"`...)
+			dst = append(dst, o.ErrorType...)
+			dst = append(dst, '"')
+		}
+	}
+	if len(o.Warnings) > 0 {
+		dst = append(dst, `,"warnings":[`...)
+		for i, w := range o.Warnings {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = AppendJSONString(dst, w)
+		}
+		dst = append(dst, ']')
+	}
+	return append(dst, '}')
+}

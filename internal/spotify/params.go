@@ -1,0 +1,157 @@
+package spotify
+
+import (
+	"strconv"
+
+	"github.com/tidwall/gjson"
+)
+
+// Beacon slots: the params that the image pixel carries besides key, a and alias.
+const (
+	beaconValue = iota
+	beaconCurrency
+	beaconOrderID
+	beaconDiscountCode
+	numBeacon
+)
+
+var beaconNames = [numBeacon]string{"value", "currency", "order_id", "discount_code"}
+
+// param is one row of a SPEC 4.1 parameter map: an output key and its sources,
+// the first present one winning.
+type param struct {
+	key       string // JSON-quoted output key followed by a colon
+	src       []srcKey
+	beacon    int8 // beacon slot, or -1
+	lineItems bool // the special line_items parameter
+}
+
+func p(key string, src ...srcKey) param {
+	b := int8(-1)
+	for i, n := range beaconNames {
+		if n == key {
+			b = int8(i)
+		}
+	}
+	return param{key: strconv.Quote(key) + ":", src: src, beacon: b, lineItems: key == "line_items"}
+}
+
+var (
+	simpleMap   = []param{p("value", sPrice), p("currency", sCurrency), p("type", sType), p("category", sCategory)}
+	productMap  = []param{p("value", sPrice), p("currency", sCurrency), p("product_id", sProductID), p("product_name", sName), p("product_type", sProductType), p("product_vendor", sBrand)}
+	addMap      = append(productMap[:len(productMap):len(productMap)], p("quantity", sQuantity), p("variant_id", sVariantID), p("variant_name", sVariantName))
+	checkoutMap = []param{p("value", sValue, sPrice), p("currency", sCurrency), p("discount_code", sDiscountCode), p("quantity", sQuantity), p("variant_id", sVariantID), p("line_items", sLineItems)}
+	purchaseMap = []param{p("value", sTotal, sRevenue), p("currency", sCurrency), p("discount_code", sDiscountCode), p("line_items", sLineItems), p("order_id", sOrderID), p("is_new_customer", sIsNewCustomer), p("quantity", sQuantity)}
+	lineItemMap = []param{p("product_id", sProductID), p("product_name", sName), p("product_type", sProductType), p("product_vendor", sBrand), p("variant_id", sVariantID), p("variant_name", sVariantName), p("value", sPrice), p("quantity", sQuantity)}
+)
+
+// paramMap returns the SPEC 4.1 map of a conversion command.
+func paramMap(c Command) []param {
+	switch c {
+	case CmdProduct:
+		return productMap
+	case CmdAddToCart:
+		return addMap
+	case CmdCheckout:
+		return checkoutMap
+	case CmdPurchase:
+		return purchaseMap
+	}
+	return simpleMap
+}
+
+// appendMap appends the map's members (without braces) taking each from elem
+// when present there, else from props; it records beacon values in call.
+func (t *Transformer) appendMap(dst []byte, m []param, props, elem *fields, call *Call) []byte {
+	for i := range m {
+		pr := &m[i]
+		if pr.lineItems {
+			dst = t.appendLineItems(dst, pr.key)
+			continue
+		}
+		v, ok := gjson.Result{}, false
+		if elem != nil {
+			v, ok = elem.first(pr.src)
+		}
+		if !ok {
+			if v, ok = props.first(pr.src); !ok {
+				continue
+			}
+		}
+		dst = appendMember(dst, pr.key, v.Raw)
+		if call != nil && pr.beacon >= 0 {
+			call.beacon[pr.beacon] = v
+		}
+	}
+	return dst
+}
+
+// appendMember appends `"key":raw`, preceded by a comma unless it opens the object.
+func appendMember(dst []byte, key, raw string) []byte {
+	if n := len(dst); n > 0 && dst[n-1] != '{' {
+		dst = append(dst, ',')
+	}
+	dst = append(dst, key...)
+	return append(dst, raw...)
+}
+
+// appendLineItems appends the line_items member of checkout and purchase
+// (SPEC 4.2): properties.line_items when it is an array, else one item per
+// product, else one item built from properties.
+func (t *Transformer) appendLineItems(dst []byte, key string) []byte {
+	props := &t.props
+	if li := props[sLineItems]; li.IsArray() {
+		return appendMember(dst, key, li.Raw)
+	}
+	dst = appendMember(dst, key, "[")
+	if products := props[sProducts]; products.IsArray() {
+		first := true
+		products.ForEach(func(_, el gjson.Result) bool {
+			if !first {
+				dst = append(dst, ',')
+			}
+			first = false
+			t.elem.load(el)
+			dst = append(dst, '{')
+			dst = t.appendMap(dst, lineItemMap, props, &t.elem, nil)
+			dst = append(dst, '}')
+			return true
+		})
+	} else {
+		dst = append(dst, '{')
+		dst = t.appendMap(dst, lineItemMap, props, nil, nil)
+		dst = append(dst, '}')
+	}
+	return append(dst, ']')
+}
+
+// eventIDOf returns the event_id source: properties.event_id, else messageId,
+// when it is a non-empty string or a number.
+func eventIDOf(propsID, messageID gjson.Result) gjson.Result {
+	for _, v := range [2]gjson.Result{propsID, messageID} {
+		if isNonEmptyString(v) || v.Type == gjson.Number {
+			return v
+		}
+	}
+	return gjson.Result{}
+}
+
+// appendEventID appends the event_id member as a JSON string, suffixed with
+// -n for the n-th call of a fan-out (n < 0: no suffix).
+func appendEventID(dst []byte, id gjson.Result, n int) []byte {
+	if !id.Exists() {
+		return dst
+	}
+	dst = appendMember(dst, `"event_id":`, "")
+	if id.Type == gjson.String {
+		dst = append(dst, id.Raw[:len(id.Raw)-1]...)
+	} else {
+		dst = append(dst, '"')
+		dst = append(dst, id.Raw...)
+	}
+	if n >= 0 {
+		dst = append(dst, '-')
+		dst = strconv.AppendInt(dst, int64(n), 10)
+	}
+	return append(dst, '"')
+}

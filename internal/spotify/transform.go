@@ -1,0 +1,385 @@
+// Package spotify is the engine: it turns RudderStack events into the Spotify
+// Pixel calls one destination's configuration asks for. It is pure (bytes in,
+// bytes out, no I/O) so that every front (HTTP, RudderStack, CLI) shares one
+// implementation of the rules in SPEC sections 2 to 6.
+package spotify
+
+import (
+	"github.com/tidwall/gjson"
+
+	"spotifypixel/internal/hash"
+)
+
+// DefaultBeaconURL is Spotify's image-pixel endpoint, the default base of beacons.
+const DefaultBeaconURL = "https://img.byspotify.com/"
+
+// Options select optional outputs of a transformation.
+type Options struct {
+	Beacons   bool   // add the image-pixel URL to each conversion and view call
+	BeaconURL string // base of beacon URLs; empty means DefaultBeaconURL
+}
+
+// Transformer applies one Config to events. It reuses its buffers between
+// events, so it is not safe for concurrent use: give each goroutine its own.
+type Transformer struct {
+	cfg     *Config
+	opts    Options
+	o       Outcome
+	top     topFields
+	props   fields
+	elem    fields
+	denied  []string
+	view    []member
+	viewIdx map[string]int // view key → position, once the view is large
+	viewMap bool           // viewIdx is in use for the current page event
+	scratch []byte
+}
+
+// member is one key of the view call's params.
+type member struct {
+	key    string // unescaped, for comparison
+	rawKey string // as written, quotes included
+	val    gjson.Result
+}
+
+// NewTransformer returns a Transformer for cfg (from ParseConfig, possibly
+// carrying a configuration error) and opts.
+func NewTransformer(cfg *Config, opts Options) *Transformer {
+	if opts.BeaconURL == "" {
+		opts.BeaconURL = DefaultBeaconURL
+	}
+	return &Transformer{cfg: cfg, opts: opts}
+}
+
+// Config returns the configuration the Transformer applies.
+func (t *Transformer) Config() *Config { return t.cfg }
+
+// Transform decides one event (raw JSON text) in SPEC section 3's order and
+// builds its calls. The Outcome is valid until the next call.
+func (t *Transformer) Transform(event string) *Outcome {
+	o := &t.o
+	o.reset()
+	ev := gjson.Parse(event)
+	o.Event = ev
+	if !ev.IsObject() {
+		return t.configOr(o, "event must be a JSON object")
+	}
+	top := &t.top
+	top.load(ev)
+	if present(top.messageID) {
+		o.MessageID = top.messageID
+	}
+	if top.typ.Type != gjson.String {
+		return t.configOr(o, "type must be a string")
+	}
+	typ := trim(top.typ.Str)
+	switch {
+	case equalFoldASCII(typ, "track"):
+		o.Kind = KindTrack
+	case equalFoldASCII(typ, "page"):
+		o.Kind = KindPage
+	default:
+		o.Kind = KindOther
+	}
+	if t.cfg.err != nil {
+		return o.fail(ErrConfiguration, t.cfg.err.Message)
+	}
+	if !t.integrationsAllow(o, top.integrations) || !t.consentAllow(o, top.context.Get("consentManagement")) {
+		return o
+	}
+	switch o.Kind {
+	case KindTrack:
+		t.track(o)
+	case KindPage:
+		t.page(o)
+	default:
+		o.filter("message type ")
+		o.reason = appendLowerASCII(o.reason, typ)
+		o.reason = append(o.reason, " is not supported"...)
+	}
+	return o
+}
+
+// configOr fails the event with the configuration error when there is one
+// (it concerns the whole batch), else with the instrumentation reason.
+func (t *Transformer) configOr(o *Outcome, reason string) *Outcome {
+	if t.cfg.err != nil {
+		return o.fail(ErrConfiguration, t.cfg.err.Message)
+	}
+	return o.fail(ErrInstrumentation, reason)
+}
+
+func (o *Outcome) fail(errorType, reason string) *Outcome {
+	o.Status, o.ErrorType = StatusError, errorType
+	o.Calls = o.Calls[:0]
+	o.reason = append(o.reason[:0], reason...)
+	return o
+}
+
+// filter marks the outcome filtered and starts its reason.
+func (o *Outcome) filter(reason string) {
+	o.Status = StatusFiltered
+	o.Calls = o.Calls[:0]
+	o.reason = append(o.reason[:0], reason...)
+}
+
+func (o *Outcome) filterQuoted(before, name, after string) {
+	o.filter(before)
+	o.reason = AppendJSONString(o.reason, name)
+	o.reason = append(o.reason, after...)
+}
+
+func appendLowerASCII(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// destinationKeys are the integrations keys that name this destination, in
+// the order in which the first present one decides.
+var destinationKeys = [...]string{"Spotify Pixel", "SPOTIFYPIXEL", "spotify pixel", "SPOTIFY_PIXEL"}
+
+// integrationsAllow applies SPEC 3.2.
+func (t *Transformer) integrationsAllow(o *Outcome, integ gjson.Result) bool {
+	if !present(integ) {
+		return true
+	}
+	if !integ.IsObject() {
+		o.filter("integrations is not an object")
+		return false
+	}
+	allow := true
+	if all := integ.Get("All"); present(all) {
+		if !all.IsBool() {
+			o.filter("integrations.All is not a boolean")
+			return false
+		}
+		allow = all.Bool()
+	}
+	for _, k := range destinationKeys {
+		v := integ.Get(k)
+		if !present(v) {
+			continue
+		}
+		if v.IsBool() {
+			allow = v.Bool()
+		} else if v.IsObject() {
+			allow = true
+		}
+		break
+	}
+	if !allow {
+		o.filter("Spotify Pixel is disabled by integrations")
+	}
+	return allow
+}
+
+// track applies SPEC steps 5 to 7 and builds the calls of a track event.
+func (t *Transformer) track(o *Outcome) {
+	ev := t.top.event
+	name := ""
+	if ev.Type == gjson.String {
+		name = trim(ev.Str)
+	}
+	switch t.cfg.filter {
+	case filterDeny:
+		if _, ok := t.cfg.deny[name]; ok && name != "" {
+			o.filterQuoted("event ", name, " is in the denylist")
+			return
+		}
+	case filterAllow:
+		if name == "" {
+			o.filter("event has no name, so it is not in the allowlist")
+			return
+		}
+		if _, ok := t.cfg.allow[name]; !ok {
+			o.filterQuoted("event ", name, " is not in the allowlist")
+			return
+		}
+	}
+	if present(ev) && ev.Type != gjson.String {
+		o.fail(ErrInstrumentation, "event must be a string")
+		return
+	}
+	if name == "" {
+		o.fail(ErrInstrumentation, "event is required")
+		return
+	}
+	var targets []Command
+	if m, ok := t.cfg.custom[name]; ok {
+		targets, o.Warnings = m.targets, m.warnings
+	} else {
+		targets = standardMapping[name]
+	}
+	if len(targets) == 0 {
+		o.filter("no Spotify Pixel event mapped for ")
+		o.reason = append(o.reason, name...)
+		return
+	}
+	t.conversions(o, targets)
+}
+
+// conversions builds the alias and conversion calls of a mapped track event.
+func (t *Transformer) conversions(o *Outcome, targets []Command) {
+	t.props.load(t.top.properties)
+	id := eventIDOf(t.props[sEventID], t.top.messageID)
+	if t.cfg.alias {
+		t.computeAlias(o)
+	}
+	if o.hasAlias {
+		start := len(o.buf)
+		o.buf = append(o.buf, `{"id":"`...)
+		o.buf = append(o.buf, o.alias[:]...)
+		o.buf = append(o.buf, `"}`...)
+		o.Calls = append(o.Calls, Call{Command: CmdAlias, start: start, end: len(o.buf)})
+	}
+	emitted := false
+	for _, cmd := range targets {
+		products := t.props[sProducts]
+		if (cmd == CmdProduct || cmd == CmdAddToCart) && products.IsArray() {
+			n := 0
+			products.ForEach(func(_, el gjson.Result) bool {
+				t.elem.load(el)
+				t.addCall(o, cmd, &t.elem, id, n)
+				n++
+				return true
+			})
+			emitted = emitted || n > 0
+			continue
+		}
+		t.addCall(o, cmd, nil, id, -1)
+		emitted = true
+	}
+	if !emitted {
+		o.hasAlias = false
+		o.filter("products is an empty array")
+	}
+}
+
+// addCall appends one conversion call; elem is the product element of a
+// fan-out (nil otherwise) and n its position (-1: not a fan-out).
+func (t *Transformer) addCall(o *Outcome, cmd Command, elem *fields, id gjson.Result, n int) {
+	o.Calls = append(o.Calls, Call{Command: cmd, start: len(o.buf)})
+	c := &o.Calls[len(o.Calls)-1]
+	o.buf = append(o.buf, '{')
+	o.buf = t.appendMap(o.buf, paramMap(cmd), &t.props, elem, c)
+	o.buf = appendEventID(o.buf, id, n)
+	o.buf = append(o.buf, '}')
+	c.end = len(o.buf)
+}
+
+// computeAlias hashes the first usable external id (SPEC 4.4).
+func (t *Transformer) computeAlias(o *Outcome) {
+	traits := t.top.context.Get("traits")
+	for _, v := range [3]gjson.Result{t.top.userID, traits.Get("userId"), traits.Get("id")} {
+		var s string
+		switch {
+		case isNonEmptyString(v):
+			s = v.Str
+		case v.Type == gjson.Number && !isZeroNumber(v.Raw):
+			s = v.Raw
+		default:
+			continue
+		}
+		hash.AppendSHA256Hex(o.alias[:0], s)
+		o.hasAlias = true
+		return
+	}
+}
+
+// page builds the view call of a page event (SPEC 4.3).
+func (t *Transformer) page(o *Outcome) {
+	t.view, t.viewMap = t.view[:0], false
+	if pg := t.top.context.Get("page"); pg.IsObject() {
+		if v := pg.Get("url"); v.Exists() {
+			t.view = append(t.view, member{key: "url", rawKey: `"url"`, val: v})
+		}
+		if v := pg.Get("referrer"); v.Exists() {
+			t.view = append(t.view, member{key: "referrer", rawKey: `"referrer"`, val: v})
+		}
+	}
+	if props := t.top.properties; props.IsObject() {
+		props.ForEach(func(k, v gjson.Result) bool {
+			t.setViewMember(k, v)
+			return true
+		})
+	}
+	idx := t.viewIndex("event_id")
+	propsHasID := idx >= 0 && present(t.view[idx].val)
+	var id gjson.Result
+	if !propsHasID {
+		id = eventIDOf(gjson.Result{}, t.top.messageID)
+		if id.Exists() && idx >= 0 {
+			t.view[idx].val = gjson.Result{} // replaced by the messageId below
+		}
+	}
+	c := Call{Command: CmdView, start: len(o.buf)}
+	o.buf = append(o.buf, '{')
+	for _, m := range t.view {
+		if !m.val.Exists() || m.val.Type == gjson.Null {
+			continue
+		}
+		o.buf = appendMember(o.buf, m.rawKey, ":")
+		o.buf = append(o.buf, m.val.Raw...)
+		for b, name := range beaconNames {
+			if m.key == name {
+				c.beacon[b] = m.val
+			}
+		}
+	}
+	o.buf = appendEventID(o.buf, id, -1)
+	o.buf = append(o.buf, '}')
+	c.end = len(o.buf)
+	o.Calls = append(o.Calls, c)
+}
+
+// setViewMember overlays one properties key on the view params: an existing
+// key keeps its place and takes the new value.
+func (t *Transformer) setViewMember(k, v gjson.Result) {
+	if i := t.viewIndex(k.Str); i >= 0 {
+		t.view[i].val = v
+		return
+	}
+	t.view = append(t.view, member{key: k.Str, rawKey: k.Raw, val: v})
+	if t.viewMap {
+		t.viewIdx[k.Str] = len(t.view) - 1
+	}
+}
+
+// viewIndex finds key among the view members: a linear scan for the usual
+// handful of keys, a map once properties are large.
+func (t *Transformer) viewIndex(key string) int {
+	const linearMax = 32
+	if !t.viewMap && len(t.view) <= linearMax {
+		for i := range t.view {
+			if t.view[i].key == key {
+				return i
+			}
+		}
+		return -1
+	}
+	if !t.viewMap {
+		if t.viewIdx == nil {
+			t.viewIdx = make(map[string]int, 2*len(t.view))
+		}
+		clear(t.viewIdx)
+		for i := range t.view {
+			t.viewIdx[t.view[i].key] = i
+		}
+		t.viewMap = true
+	}
+	if i, ok := t.viewIdx[key]; ok {
+		return i
+	}
+	return -1
+}
+
+// AppendResult appends the SPEC 5 result of the last Transform at position index.
+func (t *Transformer) AppendResult(dst []byte, index int) []byte {
+	return t.appendResult(dst, index, &t.o)
+}
