@@ -21,9 +21,10 @@ const (
 	Unsupported               // wrong content type
 	Unauthorized              // missing or wrong token
 	Unavailable               // draining or overloaded
+	MethodNotAllowed          // a route that exists, with another method
 )
 
-var codeNames = [...]string{"internal", "bad_request", "invalid_config", "not_found", "too_large", "unsupported_media_type", "unauthorized", "unavailable"}
+var codeNames = [...]string{"internal", "bad_request", "invalid_config", "not_found", "too_large", "unsupported_media_type", "unauthorized", "unavailable", "method_not_allowed"}
 
 // String names the code, for logs and metrics.
 func (c Code) String() string {

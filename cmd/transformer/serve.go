@@ -1,0 +1,277 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"golang.org/x/sync/errgroup"
+
+	"spotifypixel/internal/destinations"
+	"spotifypixel/internal/metrics"
+	"spotifypixel/internal/router"
+)
+
+// serveConfig is the validated configuration of the serve command.
+type serveConfig struct {
+	Listen            string
+	MetricsListen     string
+	Destinations      string
+	AuthToken         string
+	MaxBodyBytes      int64
+	MaxBatchEvents    int
+	ShutdownGrace     time.Duration
+	DrainDelay        time.Duration
+	LogLevel          string
+	LogFormat         string
+	UpstreamURL       string
+	BeaconURL         string
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	ReloadSettle      time.Duration
+}
+
+// serveEnv maps each serve flag to its environment fallback (SPEC 7).
+var serveEnv = map[string]string{
+	"listen":               "TRANSFORMER_LISTEN",
+	"metrics-listen":       "TRANSFORMER_METRICS_LISTEN",
+	"destinations":         "TRANSFORMER_DESTINATIONS",
+	"auth-token":           "TRANSFORMER_AUTH_TOKEN",
+	"max-body-bytes":       "TRANSFORMER_MAX_BODY_BYTES",
+	"max-batch-events":     "TRANSFORMER_MAX_BATCH_EVENTS",
+	"shutdown-grace":       "TRANSFORMER_SHUTDOWN_GRACE",
+	"drain-delay":          "TRANSFORMER_DRAIN_DELAY",
+	"log-level":            "TRANSFORMER_LOG_LEVEL",
+	"log-format":           "TRANSFORMER_LOG_FORMAT",
+	"upstream-transformer": "TRANSFORMER_UPSTREAM_URL",
+	"beacon-url":           "TRANSFORMER_BEACON_URL",
+	"read-header-timeout":  "TRANSFORMER_READ_HEADER_TIMEOUT",
+	"read-timeout":         "TRANSFORMER_READ_TIMEOUT",
+	"write-timeout":        "TRANSFORMER_WRITE_TIMEOUT",
+	"idle-timeout":         "TRANSFORMER_IDLE_TIMEOUT",
+}
+
+func parseServeConfig(args []string, getenv func(string) string, out io.Writer) (serveConfig, error) {
+	var c serveConfig
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&c.Listen, "listen", ":8080", "address of the HTTP listener")
+	fs.StringVar(&c.MetricsListen, "metrics-listen", "", "separate address for /metrics (empty: /metrics on the main listener)")
+	fs.StringVar(&c.Destinations, "destinations", "", "destinations file, JSON or YAML: id → {Config} (empty: the embedded demo destination)")
+	fs.StringVar(&c.AuthToken, "auth-token", "", "bearer token required on /transform (empty: no auth)")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 10<<20, "largest request body accepted, in bytes")
+	fs.IntVar(&c.MaxBatchEvents, "max-batch-events", 10000, "most events accepted in one batch")
+	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", 20*time.Second, "how long in-flight requests may run after SIGTERM")
+	fs.DurationVar(&c.DrainDelay, "drain-delay", 0, "after SIGTERM, how long /ready answers 503 while still serving, before the listener closes")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or console")
+	fs.StringVar(&c.UpstreamURL, "upstream-transformer", "", "rudder-transformer to proxy other destinations to (sidecar mode)")
+	fs.StringVar(&c.BeaconURL, "beacon-url", "https://img.byspotify.com/", "base URL of every beacon")
+	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", 5*time.Second, "time allowed to read request headers")
+	fs.DurationVar(&c.ReadTimeout, "read-timeout", 30*time.Second, "time allowed to read a whole request")
+	fs.DurationVar(&c.WriteTimeout, "write-timeout", 60*time.Second, "time allowed from the end of the headers to the end of the response")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 120*time.Second, "how long an idle keep-alive connection stays open")
+	c.ReloadSettle = 100 * time.Millisecond
+	if err := parseFlags(fs, args, getenv, serveEnv); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, usageError{fmt.Errorf("serve takes no arguments, got %q", fs.Args())}
+	}
+	return c, c.validate()
+}
+
+func (c serveConfig) validate() error {
+	switch {
+	case c.Listen == "":
+		return usageError{errors.New("-listen must not be empty")}
+	case c.MaxBodyBytes <= 0:
+		return usageError{errors.New("-max-body-bytes must be positive")}
+	case c.MaxBatchEvents <= 0:
+		return usageError{errors.New("-max-batch-events must be positive")}
+	case c.ShutdownGrace <= 0:
+		return usageError{errors.New("-shutdown-grace must be positive")}
+	case c.DrainDelay < 0:
+		return usageError{errors.New("-drain-delay must not be negative")}
+	case c.LogFormat != "json" && c.LogFormat != "console":
+		return usageError{fmt.Errorf("-log-format must be json or console, got %q", c.LogFormat)}
+	case c.UpstreamURL != "":
+		return usageError{errors.New("-upstream-transformer (sidecar mode) is not available in this version")}
+	}
+	if _, err := zapcore.ParseLevel(c.LogLevel); err != nil {
+		return usageError{fmt.Errorf("-log-level: %w", err)}
+	}
+	if u, err := url.Parse(c.BeaconURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return usageError{fmt.Errorf("-beacon-url must be an absolute http(s) URL, got %q", c.BeaconURL)}
+	}
+	for name, d := range map[string]time.Duration{"read-header-timeout": c.ReadHeaderTimeout, "read-timeout": c.ReadTimeout, "write-timeout": c.WriteTimeout, "idle-timeout": c.IdleTimeout} {
+		if d <= 0 {
+			return usageError{fmt.Errorf("-%s must be positive", name)}
+		}
+	}
+	return nil
+}
+
+func newLogger(c serveConfig, out io.Writer) *zap.Logger {
+	level, _ := zapcore.ParseLevel(c.LogLevel)
+	enc := zap.NewProductionEncoderConfig()
+	enc.TimeKey = "ts"
+	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	var encoder zapcore.Encoder = zapcore.NewJSONEncoder(enc)
+	if c.LogFormat == "console" {
+		encoder = zapcore.NewConsoleEncoder(enc)
+	}
+	return zap.New(zapcore.NewCore(encoder, zapcore.Lock(zapcore.AddSync(out)), level))
+}
+
+// runServe runs the HTTP service until ctx ends, then drains and exits.
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := parseServeConfig(args, getenv, stdout)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stdout)
+	defer log.Sync()
+
+	store, err := destinations.NewStore(cfg.Destinations)
+	if err != nil {
+		return fmt.Errorf("loading destinations: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := metrics.NewMetrics(reg)
+	observe := func(set *destinations.Set) {
+		m.ObserveConfig(set.Generation, set.Source, set.Len(), time.Now())
+	}
+	observe(store.Current())
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
+	}
+	var metricsLn net.Listener
+	if cfg.MetricsListen != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			ln.Close()
+			return fmt.Errorf("listening on %s for metrics: %w", cfg.MetricsListen, err)
+		}
+	}
+
+	var readyFlag atomic.Bool
+	metricsHandler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+	deps := router.Deps{
+		Store: store, Metrics: m, Logger: log, Ready: &readyFlag,
+		AuthToken: cfg.AuthToken, MaxBodyBytes: cfg.MaxBodyBytes,
+		MaxBatchEvents: cfg.MaxBatchEvents, BeaconURL: cfg.BeaconURL,
+	}
+	if metricsLn == nil {
+		deps.MetricsHandler = metricsHandler
+	}
+	servers := []*http.Server{newServer(cfg, router.New(deps), log)}
+	listeners := []net.Listener{ln}
+	if metricsLn != nil {
+		servers = append(servers, newServer(cfg, router.MetricsOnly(metricsHandler), log))
+		listeners = append(listeners, metricsLn)
+	}
+
+	reload := func(how string, err error) {
+		if err != nil {
+			m.ConfigReloads.WithLabelValues("failure").Inc()
+			log.Error("config reload failed; keeping the last good config", zap.String("trigger", how), zap.Error(err))
+			return
+		}
+		m.ConfigReloads.WithLabelValues("success").Inc()
+		set := store.Current()
+		observe(set)
+		log.Info("config reloaded", zap.String("trigger", how), zap.Uint64("generation", set.Generation), zap.Int("destinations", set.Len()))
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	for i := range servers {
+		srv, l := servers[i], listeners[i]
+		g.Go(func() error {
+			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("serving %s: %w", l.Addr(), err)
+			}
+			return nil
+		})
+	}
+	g.Go(func() error { return store.Watch(gctx, cfg.ReloadSettle, func(err error) { reload("file", err) }) })
+	g.Go(func() error {
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-hup:
+				reload("SIGHUP", store.Reload())
+			}
+		}
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		return shutdown(cfg, servers, &readyFlag, log)
+	})
+
+	readyFlag.Store(true)
+	fields := []zap.Field{zap.String("addr", ln.Addr().String()), zap.String("version", version),
+		zap.String("destinations", store.Current().Source), zap.Int("destination_count", store.Current().Len())}
+	if metricsLn != nil {
+		fields = append(fields, zap.String("metrics_addr", metricsLn.Addr().String()))
+	}
+	log.Info("listening", fields...)
+	return g.Wait()
+}
+
+func newServer(cfg serveConfig, h http.Handler, log *zap.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          zap.NewStdLog(log.Named("http")),
+	}
+}
+
+// shutdown turns /ready to 503, keeps serving for the drain delay, then lets
+// in-flight requests finish within the grace period.
+func shutdown(cfg serveConfig, servers []*http.Server, readyFlag *atomic.Bool, log *zap.Logger) error {
+	readyFlag.Store(false)
+	log.Info("shutting down", zap.Duration("drain_delay", cfg.DrainDelay), zap.Duration("grace", cfg.ShutdownGrace))
+	time.Sleep(cfg.DrainDelay)
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancel()
+	var errs []error
+	for _, srv := range servers {
+		if err := srv.Shutdown(ctx); err != nil {
+			srv.Close()
+			errs = append(errs, fmt.Errorf("shutting down: %w", err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,108 @@
+// Package metrics defines the service's Prometheus metrics on a registry the
+// caller owns, so that tests and the binary never share global state.
+package metrics
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"spotifypixel/internal/spotify"
+)
+
+const namespace = "spotify_transformer"
+
+// Metrics are the service's collectors.
+type Metrics struct {
+	Requests        *prometheus.CounterVec
+	Duration        *prometheus.HistogramVec
+	InFlight        prometheus.Gauge
+	Events          *prometheus.CounterVec
+	Calls           *prometheus.CounterVec
+	BatchSize       prometheus.Histogram
+	ConfigReloads   *prometheus.CounterVec
+	ConfigInfo      *prometheus.GaugeVec
+	Destinations    prometheus.Gauge
+	ConfigTimestamp prometheus.Gauge
+}
+
+// NewMetrics creates the collectors and registers them with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "http_requests_total",
+			Help: "HTTP requests by route pattern, method and status code.",
+		}, []string{"route", "method", "code"}),
+		Duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "http_request_duration_seconds",
+			Help:    "HTTP request duration by route pattern.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route"}),
+		InFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "http_requests_in_flight",
+			Help: "HTTP requests being served now.",
+		}),
+		Events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "events_total",
+			Help: "Events transformed, by event type (track, page, other, invalid) and outcome (ok, filtered, error).",
+		}, []string{"type", "outcome"}),
+		Calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "calls_total",
+			Help: "Spotify Pixel calls produced, by command.",
+		}, []string{"command"}),
+		BatchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "batch_size_events",
+			Help:    "Events per transform request.",
+			Buckets: []float64{0, 1, 5, 10, 50, 100, 500, 1000, 5000, 10000},
+		}),
+		ConfigReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "config_reloads_total",
+			Help: "Destinations file reloads by result (success, failure).",
+		}, []string{"result"}),
+		ConfigInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "config_generation_info",
+			Help: "The loaded destinations generation (value 1), labelled by generation and source.",
+		}, []string{"generation", "source"}),
+		Destinations: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "destinations",
+			Help: "Destinations in the loaded configuration.",
+		}),
+		ConfigTimestamp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "config_last_reload_success_timestamp_seconds",
+			Help: "Unix time of the last successful configuration load.",
+		}),
+	}
+	reg.MustRegister(m.Requests, m.Duration, m.InFlight, m.Events, m.Calls, m.BatchSize,
+		m.ConfigReloads, m.ConfigInfo, m.Destinations, m.ConfigTimestamp)
+	// Pre-create the series a dashboard expects so that they read 0, not absent.
+	for _, r := range []string{"success", "failure"} {
+		m.ConfigReloads.WithLabelValues(r)
+	}
+	return m
+}
+
+// ObserveBatch counts one transformed batch by event type, outcome and command.
+func (m *Metrics) ObserveBatch(s *spotify.Summary) {
+	m.BatchSize.Observe(float64(s.Events))
+	for k := spotify.Kind(0); k < spotify.NumKinds; k++ {
+		for st, n := range s.ByKind[k] {
+			if n > 0 {
+				m.Events.WithLabelValues(k.String(), spotify.Status(st).String()).Add(float64(n))
+			}
+		}
+	}
+	for c := spotify.Command(0); c < spotify.NumCommands; c++ {
+		if n := s.ByCommand[c]; n > 0 {
+			m.Calls.WithLabelValues(c.String()).Add(float64(n))
+		}
+	}
+}
+
+// ObserveConfig records a configuration load: its generation, source and size.
+func (m *Metrics) ObserveConfig(generation uint64, source string, destinations int, at time.Time) {
+	m.ConfigInfo.Reset()
+	m.ConfigInfo.WithLabelValues(strconv.FormatUint(generation, 10), source).Set(1)
+	m.Destinations.Set(float64(destinations))
+	m.ConfigTimestamp.Set(float64(at.Unix()))
+}

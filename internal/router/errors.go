@@ -1,0 +1,64 @@
+package router
+
+import (
+	"errors"
+	"net/http"
+
+	"spotifypixel/internal/apperr"
+	"spotifypixel/internal/spotify"
+)
+
+// statusOf is the one place where error codes become HTTP statuses.
+func statusOf(code apperr.Code) int {
+	switch code {
+	case apperr.BadRequest:
+		return http.StatusBadRequest
+	case apperr.InvalidConfig:
+		return http.StatusUnprocessableEntity
+	case apperr.NotFound:
+		return http.StatusNotFound
+	case apperr.TooLarge:
+		return http.StatusRequestEntityTooLarge
+	case apperr.Unsupported:
+		return http.StatusUnsupportedMediaType
+	case apperr.Unauthorized:
+		return http.StatusUnauthorized
+	case apperr.Unavailable:
+		return http.StatusServiceUnavailable
+	case apperr.MethodNotAllowed:
+		return http.StatusMethodNotAllowed
+	}
+	return http.StatusInternalServerError
+}
+
+// writeError answers {"error": "..."} with the status of err's code; an
+// error without a code is a 500 whose details stay in the logs.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code := apperr.CodeOf(err)
+	msg := err.Error()
+	var ae *apperr.Error
+	if !errors.As(err, &ae) {
+		msg = "internal error"
+	}
+	setError(r, err)
+	if code == apperr.Unauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="transformer"`)
+	}
+	writeJSONError(w, statusOf(code), msg)
+}
+
+func writeJSONError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	b := spotify.AppendJSONString([]byte(`{"error":`), msg)
+	w.Write(append(b, "}\n"...))
+}
+
+func errNotFound(r *http.Request) error {
+	return apperr.New(apperr.NotFound, "no route for %s %s", r.Method, r.URL.Path)
+}
+
+func errMethod(r *http.Request) error {
+	return apperr.New(apperr.MethodNotAllowed, "method %s is not allowed on %s", r.Method, r.URL.Path)
+}

@@ -1,0 +1,165 @@
+package router
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"go.uber.org/zap"
+
+	"spotifypixel/internal/apperr"
+	"spotifypixel/internal/metrics"
+	"spotifypixel/internal/spotify"
+)
+
+// RequestIDHeader carries the request id in and out.
+const RequestIDHeader = "X-Request-Id"
+
+type ctxKey struct{}
+
+// reqInfo is what a request's handlers tell the access log.
+type reqInfo struct {
+	id      string
+	err     string
+	summary *spotify.Summary
+}
+
+func info(r *http.Request) *reqInfo {
+	if i, ok := r.Context().Value(ctxKey{}).(*reqInfo); ok {
+		return i
+	}
+	return &reqInfo{}
+}
+
+func setError(r *http.Request, err error) { info(r).err = err.Error() }
+
+// requestID honours a sane incoming X-Request-Id, else makes one, and echoes it.
+func requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(RequestIDHeader)
+		if !validRequestID(id) {
+			var b [16]byte
+			rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		w.Header().Set(RequestIDHeader, id)
+		ctx := context.WithValue(r.Context(), ctxKey{}, &reqInfo{id: id})
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// validRequestID accepts 1–128 printable ASCII characters, so that a hostile
+// header cannot forge log lines.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// recoverer turns a panic into a logged 500 JSON error instead of a dead connection.
+func recoverer(log *zap.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				rec := recover()
+				if rec == nil {
+					return
+				}
+				if rec == http.ErrAbortHandler {
+					panic(rec)
+				}
+				log.Error("panic serving request",
+					zap.String("request_id", info(r).id),
+					zap.Any("panic", rec),
+					zap.ByteString("stack", debug.Stack()))
+				writeError(w, r, apperr.New(apperr.Internal, "internal error"))
+			}()
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// instrument counts, times and logs every request, labelling by route
+// pattern (never the raw path) once the router has matched it.
+func instrument(m *metrics.Metrics, log *zap.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			m.InFlight.Inc()
+			defer m.InFlight.Dec()
+			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			next.ServeHTTP(ww, r)
+			status := ww.Status()
+			if status == 0 {
+				status = http.StatusOK
+			}
+			route := "unmatched"
+			if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+				route = rc.RoutePattern()
+			}
+			elapsed := time.Since(start)
+			m.Requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Inc()
+			m.Duration.WithLabelValues(route).Observe(elapsed.Seconds())
+			logRequest(log, r, route, status, ww.BytesWritten(), elapsed)
+		})
+	}
+}
+
+func logRequest(log *zap.Logger, r *http.Request, route string, status, bytes int, elapsed time.Duration) {
+	i := info(r)
+	fields := make([]zap.Field, 0, 12)
+	fields = append(fields,
+		zap.String("request_id", i.id),
+		zap.String("method", r.Method),
+		zap.String("route", route),
+		zap.Int("status", status),
+		zap.Int("bytes", bytes),
+		zap.Duration("duration", elapsed))
+	if s := i.summary; s != nil {
+		fields = append(fields, zap.Int("events", s.Events), zap.Int("ok", s.OK),
+			zap.Int("filtered", s.Filtered), zap.Int("failed", s.Failed), zap.Int("calls", s.Calls))
+	}
+	if i.err != "" {
+		fields = append(fields, zap.String("error", i.err))
+	}
+	switch {
+	case status >= 500:
+		log.Error("request", fields...)
+	case route == "/health" || route == "/ready" || route == "/metrics":
+		log.Debug("request", fields...)
+	default:
+		log.Info("request", fields...)
+	}
+}
+
+// bearerAuth requires "Authorization: Bearer <token>" when token is set,
+// comparing in constant time.
+func bearerAuth(token string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		if token == "" {
+			return next
+		}
+		want := []byte("Bearer " + token)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			got := []byte(r.Header.Get("Authorization"))
+			if subtle.ConstantTimeCompare(got, want) != 1 {
+				writeError(w, r, apperr.New(apperr.Unauthorized, "missing or wrong bearer token in the Authorization header"))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}

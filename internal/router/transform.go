@@ -1,0 +1,105 @@
+package router
+
+import (
+	"bytes"
+	"errors"
+	"mime"
+	"net/http"
+	"sync"
+
+	"spotifypixel/internal/apperr"
+	"spotifypixel/internal/pipeline"
+)
+
+// bufPool recycles request and response buffers between requests.
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooled keeps one huge batch from pinning its buffer forever.
+const maxPooled = 4 << 20
+
+// outPool recycles response buffers.
+var outPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+func getBuf() *bytes.Buffer { return bufPool.Get().(*bytes.Buffer) }
+
+func putBuf(b *bytes.Buffer) {
+	if b.Cap() <= maxPooled {
+		b.Reset()
+		bufPool.Put(b)
+	}
+}
+
+// transform serves POST /transform (SPEC 7).
+func transform(d Deps) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := checkJSON(r); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		in := getBuf()
+		defer putBuf(in)
+		if err := readBody(w, r, in, d.MaxBodyBytes); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		q := pipeline.Query{
+			DestinationID: r.URL.Query().Get("destination"),
+			Include:       r.URL.Query().Get("include"),
+			MaxEvents:     d.MaxBatchEvents,
+			BeaconURL:     d.BeaconURL,
+		}
+		out := outPool.Get().(*[]byte)
+		resp, sum, err := pipeline.Transform((*out)[:0], d.Store.Current(), in.Bytes(), q)
+		defer func() {
+			if cap(resp) <= maxPooled {
+				*out = resp[:0]
+				outPool.Put(out)
+			}
+		}()
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		info(r).summary = &sum
+		d.Metrics.ObserveBatch(&sum)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(resp)
+	}
+}
+
+// checkJSON accepts an absent Content-Type or application/json.
+func checkJSON(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" {
+		return apperr.New(apperr.Unsupported, "Content-Type must be application/json, got %q", ct)
+	}
+	return nil
+}
+
+// readBody reads the whole body into buf, refusing more than max bytes while
+// reading (not after).
+func readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer, max int64) error {
+	if max > 0 && r.ContentLength > max {
+		return apperr.New(apperr.TooLarge, "request body is %d bytes, more than the limit of %d", r.ContentLength, max)
+	}
+	body := r.Body
+	if max > 0 {
+		body = http.MaxBytesReader(w, r.Body, max)
+	}
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength))
+	}
+	if _, err := buf.ReadFrom(body); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return apperr.New(apperr.TooLarge, "request body is more than the limit of %d bytes", max)
+		}
+		return &apperr.Error{Code: apperr.BadRequest, Message: "reading request body: " + err.Error(), Err: err}
+	}
+	return nil
+}
+
