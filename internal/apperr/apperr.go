@@ -13,15 +13,15 @@ type Code int
 
 // The codes a request can fail with.
 const (
-	Internal      Code = iota // a bug or an unexpected failure
-	BadRequest                // malformed JSON or wrong shape
-	InvalidConfig             // a destination config that breaks SPEC 2.2
-	NotFound                  // an unknown destination id or route
-	TooLarge                  // body or batch over its limit
-	Unsupported               // wrong content type
-	Unauthorized              // missing or wrong token
-	Unavailable               // draining or overloaded
-	MethodNotAllowed          // a route that exists, with another method
+	Internal         Code = iota // a bug or an unexpected failure
+	BadRequest                   // malformed JSON or wrong shape
+	InvalidConfig                // a destination config that breaks SPEC 2.2
+	NotFound                     // an unknown destination id or route
+	TooLarge                     // body or batch over its limit
+	Unsupported                  // wrong content type
+	Unauthorized                 // missing or wrong token
+	Unavailable                  // draining or overloaded
+	MethodNotAllowed             // a route that exists, with another method
 )
 
 var codeNames = [...]string{"internal", "bad_request", "invalid_config", "not_found", "too_large", "unsupported_media_type", "unauthorized", "unavailable", "method_not_allowed"}

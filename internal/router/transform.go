@@ -102,4 +102,3 @@ func readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer, max int
 	}
 	return nil
 }
-
