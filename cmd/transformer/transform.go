@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -16,12 +18,13 @@ func runTransform(args []string, getenv func(string) string, stdin io.Reader, st
 	fs := flag.NewFlagSet("transform", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: transformer transform [-destinations FILE] [-destination ID] [-include beacons] [FILE|-]")
+		fmt.Fprintln(fs.Output(), "usage: transformer transform [-destinations FILE] [-destination ID] [-include beacons] [-pretty] [FILE|-]")
 		fs.PrintDefaults()
 	}
 	destFile := fs.String("destinations", "", "destinations file, JSON or YAML (env TRANSFORMER_DESTINATIONS; empty: the embedded demo destination)")
 	destID := fs.String("destination", "", "configured destination to use when the body carries no destination.Config")
 	include := fs.String("include", "", "extra outputs: beacons")
+	pretty := fs.Bool("pretty", false, "indent the JSON output for reading")
 	beaconURL := fs.String("beacon-url", "", "base URL of beacons (env TRANSFORMER_BEACON_URL; empty: Spotify's image pixel)")
 	if err := parseFlags(fs, args, getenv, map[string]string{"destinations": "TRANSFORMER_DESTINATIONS", "beacon-url": "TRANSFORMER_BEACON_URL"}); err != nil {
 		return err
@@ -40,6 +43,13 @@ func runTransform(args []string, getenv func(string) string, stdin io.Reader, st
 	out, _, err := pipeline.Transform(nil, set, body, pipeline.Query{DestinationID: *destID, Include: *include, BeaconURL: *beaconURL})
 	if err != nil {
 		return err
+	}
+	if *pretty {
+		var buf bytes.Buffer
+		if err := json.Indent(&buf, out, "", "  "); err != nil {
+			return fmt.Errorf("indenting output: %w", err)
+		}
+		out = buf.Bytes()
 	}
 	_, err = stdout.Write(out)
 	return err

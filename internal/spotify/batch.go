@@ -1,7 +1,9 @@
 package spotify
 
 import (
+	"bytes"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 
@@ -17,12 +19,16 @@ type Request struct {
 	Batch         gjson.Result // the batch array
 }
 
-// ParseRequest validates a /transform body's JSON and shape. The Request
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+// ParseRequest validates a /transform body's JSON and shape; a leading UTF-8
+// byte order mark is ignored, as RFC 8259 allows. The Request
 // refers into body, which must stay unchanged while it is used.
 func ParseRequest(body []byte) (Request, error) {
 	if len(body) == 0 {
 		return Request{}, apperr.New(apperr.BadRequest, "request body is empty")
 	}
+	body = bytes.TrimPrefix(body, utf8BOM)
 	if !gjson.ValidBytes(body) {
 		return Request{}, apperr.New(apperr.BadRequest, "request body is not valid JSON")
 	}
@@ -119,6 +125,9 @@ func (s *Summary) AppendJSON(dst []byte) []byte {
 // comma-separated, numbering them from first; it counts them in sum.
 func (t *Transformer) AppendResults(dst []byte, batch gjson.Result, first int, sum *Summary) []byte {
 	i := first
+	// One check of the whole batch spares a check per event in the usual case.
+	t.utf8OK = utf8.ValidString(batch.Raw)
+	defer func() { t.utf8OK = false }()
 	batch.ForEach(func(_, ev gjson.Result) bool {
 		if i > first {
 			dst = append(dst, ',')

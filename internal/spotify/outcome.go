@@ -2,6 +2,7 @@ package spotify
 
 import (
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 )
@@ -146,10 +147,13 @@ func (t *Transformer) appendResult(dst []byte, index int, o *Outcome) []byte {
 	dst = append(dst, `{"index":`...)
 	dst = strconv.AppendInt(dst, int64(index), 10)
 	dst = append(dst, `,"messageId":`...)
-	if present(o.MessageID) {
-		dst = append(dst, o.MessageID.Raw...)
-	} else {
+	switch {
+	case !present(o.MessageID):
 		dst = append(dst, "null"...)
+	case o.MessageID.Type == gjson.String && !utf8.ValidString(o.MessageID.Raw):
+		dst = AppendJSONString(dst, o.MessageID.Str)
+	default:
+		dst = append(dst, o.MessageID.Raw...)
 	}
 	dst = append(dst, `,"status":"`...)
 	dst = append(dst, o.Status.String()...)

@@ -5,6 +5,8 @@
 package spotify
 
 import (
+	"unicode/utf8"
+
 	"github.com/tidwall/gjson"
 
 	"spotifypixel/internal/hash"
@@ -33,6 +35,7 @@ type Transformer struct {
 	viewIdx map[string]int // view key → position, once the view is large
 	viewMap bool           // viewIdx is in use for the current page event
 	scratch []byte
+	utf8OK  bool // the text being transformed is known to be valid UTF-8
 }
 
 // member is one key of the view call's params.
@@ -68,6 +71,9 @@ func (t *Transformer) Transform(event string) *Outcome {
 	top.load(ev)
 	if present(top.messageID) {
 		o.MessageID = top.messageID
+	}
+	if !t.utf8OK && !utf8.ValidString(event) {
+		return t.configOr(o, "event is not valid UTF-8")
 	}
 	if top.typ.Type != gjson.String {
 		return t.configOr(o, "type must be a string")

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/demo-response.json from the program's output")
+
+func runCLI(t *testing.T, stdin string, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	err := run(t.Context(), args, func(string) string { return "" }, strings.NewReader(stdin), &out)
+	return out.String(), err
+}
+
+// TestTransformDemoBatch is the README's first command, checked against a
+// readable golden response.
+func TestTransformDemoBatch(t *testing.T) {
+	got, err := runCLI(t, "", "transform", "-pretty", "../../testdata/demo-batch.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := "../../testdata/demo-response.json"
+	if *update {
+		os.WriteFile(golden, []byte(got), 0o644)
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g, w any
+	json.Unmarshal([]byte(got), &g)
+	json.Unmarshal(want, &w)
+	if !reflect.DeepEqual(g, w) {
+		t.Errorf("transform output differs from %s (run with -update to regenerate deliberately):\n%s", golden, got)
+	}
+	var resp struct{ Summary map[string]int }
+	json.Unmarshal([]byte(got), &resp)
+	if resp.Summary["ok"] == 0 || resp.Summary["filtered"] == 0 || resp.Summary["failed"] == 0 {
+		t.Errorf("the demo batch should show every outcome: %v", resp.Summary)
+	}
+}
+
+func TestTransformStdinAndFlags(t *testing.T) {
+	body := `{"batch":[{"type":"track","event":"Signed Up","userId":"u1","messageId":"m"}]}`
+	got, err := runCLI(t, body, "transform", "-destination", "demo", "-include", "beacons", "-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got, `"beacon":"https://img.byspotify.com/?key=demo-pixel&a=lead&alias=`) {
+		t.Errorf("output %s", got)
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "d.yaml")
+	os.WriteFile(file, []byte("shop:\n  Config:\n    pixelId: shop-pixel\n"), 0o644)
+	got, err = runCLI(t, body, "transform", "-destinations", file, "-destination", "shop")
+	if err != nil || !strings.Contains(got, `"pixelId":"shop-pixel"`) {
+		t.Errorf("with a destinations file: %v %s", err, got)
+	}
+}
+
+func TestTransformRefusesBadInput(t *testing.T) {
+	cases := []struct {
+		stdin string
+		args  []string
+		want  string
+	}{
+		{`{"destination":{"Config":{"enableAliasCall":true}},"batch":[]}`, nil, "pixelId is required"},
+		{`{"batch":[]}`, []string{"-destination", "nope"}, `"nope"`},
+		{`{"batch":`, []string{"-destination", "demo"}, "not valid JSON"},
+		{`{"batch":[]}`, []string{"-destination", "demo", "-include", "everything"}, "everything"},
+	}
+	for _, c := range cases {
+		_, err := runCLI(t, c.stdin, append([]string{"transform"}, c.args...)...)
+		if err == nil || !strings.Contains(err.Error(), c.want) || exitCode(err) == 0 {
+			t.Errorf("%s %v: err %v, want one naming %s", c.stdin, c.args, err, c.want)
+		}
+	}
+	if _, err := runCLI(t, "", "transform", "a", "b"); err == nil || exitCode(err) != 2 {
+		t.Errorf("two files: %v", err)
+	}
+}
