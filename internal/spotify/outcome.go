@@ -150,8 +150,8 @@ func (t *Transformer) appendResult(dst []byte, index int, o *Outcome) []byte {
 	switch {
 	case !present(o.MessageID):
 		dst = append(dst, "null"...)
-	case o.MessageID.Type == gjson.String && !utf8.ValidString(o.MessageID.Raw):
-		dst = AppendJSONString(dst, o.MessageID.Str)
+	case !utf8.ValidString(o.MessageID.Raw):
+		dst = appendValidUTF8(dst, o.MessageID.Raw)
 	default:
 		dst = append(dst, o.MessageID.Raw...)
 	}

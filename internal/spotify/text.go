@@ -177,3 +177,26 @@ func appendQueryEscape(dst []byte, s string) []byte {
 // bstr views b as a string without copying; b must not change while the
 // string is in use.
 func bstr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// appendValidUTF8 appends raw JSON text, writing each invalid UTF-8 byte as
+// \ufffd: in valid JSON such bytes can only stand inside strings, so the
+// result stays valid JSON and becomes valid UTF-8.
+func appendValidUTF8(dst []byte, raw string) []byte {
+	start := 0
+	for i := 0; i < len(raw); {
+		if raw[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(raw[i:])
+		if r == utf8.RuneError && n == 1 {
+			dst = append(dst, raw[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		i += n
+	}
+	return append(dst, raw[start:]...)
+}
