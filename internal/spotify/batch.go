@@ -60,7 +60,7 @@ func ParseRequest(body []byte) (Request, error) {
 // CountEvents returns the number of events in a batch array without decoding them.
 func CountEvents(batch gjson.Result) int {
 	n := 0
-	batch.ForEach(func(_, _ gjson.Result) bool { n++; return true })
+	eachElement(batch.Raw, func(string) bool { n++; return true })
 	return n
 }
 
@@ -128,15 +128,16 @@ func (t *Transformer) AppendResults(dst []byte, batch gjson.Result, first int, s
 	// One check of the whole batch spares a check per event in the usual case.
 	t.utf8OK = utf8.ValidString(batch.Raw)
 	defer func() { t.utf8OK = false }()
-	batch.ForEach(func(_, ev gjson.Result) bool {
+	raw := batch.Raw
+	elements(raw, func(at int) int {
 		if i > first {
 			dst = append(dst, ',')
 		}
-		o := t.Transform(ev.Raw)
+		o, end := t.transformAt(raw, at)
 		sum.Add(o)
 		dst = t.appendResult(dst, i, o)
 		i++
-		return true
+		return end
 	})
 	return dst
 }

@@ -2,39 +2,82 @@ package spotify
 
 import "github.com/tidwall/gjson"
 
-// topFields holds the event's top-level members that the engine reads,
-// collected in one pass (the first occurrence of a duplicate key wins, as with
-// gjson.Get).
+// topFields holds the event's members that the engine reads. One pass over
+// the event fills it: context and properties are read in place while the
+// event is walked, not skipped and walked again (the first occurrence of a
+// duplicate key wins, as with gjson.Get).
 type topFields struct {
 	typ, event, properties, messageID, userID, context, integrations gjson.Result
+	page, traits, consentMgt                                         gjson.Result // members of context
 }
 
-func (f *topFields) load(ev gjson.Result) {
+// contextFields returns context.page, context.traits and context.consentManagement.
+func (f *topFields) contextFields() (page, traits, consent gjson.Result) {
+	return f.page, f.traits, f.consentMgt
+}
+
+// scan reads the event object that starts at s[i] into f and props, and
+// returns the index just past it.
+func (f *topFields) scan(s string, i int, props *fields) int {
 	*f = topFields{}
-	ev.ForEach(func(k, v gjson.Result) bool {
+	*props = fields{}
+	return members(s, i, func(key, _ string, vs int) int {
 		var dst *gjson.Result
-		switch k.Str {
+		switch key {
 		case "type":
 			dst = &f.typ
 		case "event":
 			dst = &f.event
-		case "properties":
-			dst = &f.properties
 		case "messageId":
 			dst = &f.messageID
 		case "userId":
 			dst = &f.userID
-		case "context":
-			dst = &f.context
 		case "integrations":
 			dst = &f.integrations
+		case "context":
+			if f.context.Exists() {
+				return skipValue(s, vs)
+			}
+			end := f.scanContext(s, vs)
+			f.context = value(s[vs:end])
+			return end
+		case "properties":
+			if f.properties.Exists() {
+				return skipValue(s, vs)
+			}
+			end := props.scan(s, vs)
+			f.properties = value(s[vs:end])
+			return end
 		default:
-			return true
+			return skipValue(s, vs)
+		}
+		end := skipValue(s, vs)
+		if !dst.Exists() {
+			*dst = value(s[vs:end])
+		}
+		return end
+	})
+}
+
+// scanContext reads the members of context the engine needs.
+func (f *topFields) scanContext(s string, i int) int {
+	return members(s, i, func(key, _ string, vs int) int {
+		end := skipValue(s, vs)
+		var dst *gjson.Result
+		switch key {
+		case "page":
+			dst = &f.page
+		case "traits":
+			dst = &f.traits
+		case "consentManagement":
+			dst = &f.consentMgt
+		default:
+			return end
 		}
 		if !dst.Exists() {
-			*dst = v
+			*dst = value(s[vs:end])
 		}
-		return true
+		return end
 	})
 }
 
@@ -118,14 +161,20 @@ type fields [numSrc]gjson.Result
 // load fills f from obj; a value that is not an object contributes nothing.
 func (f *fields) load(obj gjson.Result) {
 	*f = fields{}
-	if !obj.IsObject() {
-		return
+	if obj.IsObject() {
+		f.scan(obj.Raw, 0)
 	}
-	obj.ForEach(func(k, v gjson.Result) bool {
-		if s, ok := srcOf(k.Str); ok && !f[s].Exists() {
-			f[s] = v
+}
+
+// scan reads the members of the object at s[i] that the parameter maps use
+// and returns the index just past the value (of any type).
+func (f *fields) scan(s string, i int) int {
+	return members(s, i, func(key, _ string, vs int) int {
+		end := skipValue(s, vs)
+		if k, ok := srcOf(key); ok && !f[k].Exists() {
+			f[k] = value(s[vs:end])
 		}
-		return true
+		return end
 	})
 }
 

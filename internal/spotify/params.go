@@ -106,12 +106,12 @@ func (t *Transformer) appendLineItems(dst []byte, key string) []byte {
 	dst = appendMember(dst, key, "[")
 	if products := props[sProducts]; products.IsArray() {
 		first := true
-		products.ForEach(func(_, el gjson.Result) bool {
+		eachElement(products.Raw, func(el string) bool {
 			if !first {
 				dst = append(dst, ',')
 			}
 			first = false
-			t.elem.load(el)
+			t.elem.load(value(el))
 			dst = append(dst, '{')
 			dst = t.appendMap(dst, lineItemMap, props, &t.elem, nil)
 			dst = append(dst, '}')

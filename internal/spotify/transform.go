@@ -60,15 +60,30 @@ func (t *Transformer) Config() *Config { return t.cfg }
 // Transform decides one event (raw JSON text) in SPEC section 3's order and
 // builds its calls. The Outcome is valid until the next call.
 func (t *Transformer) Transform(event string) *Outcome {
+	o, _ := t.transformAt(event, 0)
+	return o
+}
+
+// transformAt transforms the event that starts at s[i] (after whitespace)
+// and returns the index just past it, so that a batch is walked only once.
+func (t *Transformer) transformAt(s string, i int) (*Outcome, int) {
 	o := &t.o
 	o.reset()
-	ev := gjson.Parse(event)
-	o.Event = ev
-	if !ev.IsObject() {
-		return t.configOr(o, "event must be a JSON object")
+	i = skipWS(s, i)
+	if i >= len(s) || s[i] != '{' {
+		end := skipValue(s, i)
+		o.Event = value(s[i:end])
+		return t.configOr(o, "event must be a JSON object"), end
 	}
+	end := t.top.scan(s, i, &t.props)
+	event := s[i:end]
+	o.Event = value(event)
+	return t.decide(o, event), end
+}
+
+// decide applies SPEC section 3 to the scanned event.
+func (t *Transformer) decide(o *Outcome, event string) *Outcome {
 	top := &t.top
-	top.load(ev)
 	if present(top.messageID) {
 		o.MessageID = top.messageID
 	}
@@ -90,7 +105,10 @@ func (t *Transformer) Transform(event string) *Outcome {
 	if t.cfg.err != nil {
 		return o.fail(ErrConfiguration, t.cfg.err.Message)
 	}
-	if !t.integrationsAllow(o, top.integrations) || !t.consentAllow(o, top.context.Get("consentManagement")) {
+	if !t.integrationsAllow(o, top.integrations) {
+		return o
+	}
+	if _, _, cm := top.contextFields(); !t.consentAllow(o, cm) {
 		return o
 	}
 	switch o.Kind {
@@ -159,16 +177,31 @@ func (t *Transformer) integrationsAllow(o *Outcome, integ gjson.Result) bool {
 		o.filter("integrations is not an object")
 		return false
 	}
+	var all gjson.Result
+	var dest [len(destinationKeys)]gjson.Result
+	eachMember(integ.Raw, func(k, _, raw string) bool {
+		if k == "All" {
+			if !all.Exists() {
+				all = value(raw)
+			}
+			return true
+		}
+		for i, name := range destinationKeys {
+			if k == name && !dest[i].Exists() {
+				dest[i] = value(raw)
+			}
+		}
+		return true
+	})
 	allow := true
-	if all := integ.Get("All"); present(all) {
+	if present(all) {
 		if !all.IsBool() {
 			o.filter("integrations.All is not a boolean")
 			return false
 		}
 		allow = all.Bool()
 	}
-	for _, k := range destinationKeys {
-		v := integ.Get(k)
+	for _, v := range dest {
 		if !present(v) {
 			continue
 		}
@@ -232,7 +265,6 @@ func (t *Transformer) track(o *Outcome) {
 
 // conversions builds the alias and conversion calls of a mapped track event.
 func (t *Transformer) conversions(o *Outcome, targets []Command) {
-	t.props.load(t.top.properties)
 	id := eventIDOf(t.props[sEventID], t.top.messageID)
 	if t.cfg.alias {
 		t.computeAlias(o)
@@ -249,8 +281,8 @@ func (t *Transformer) conversions(o *Outcome, targets []Command) {
 		products := t.props[sProducts]
 		if (cmd == CmdProduct || cmd == CmdAddToCart) && products.IsArray() {
 			n := 0
-			products.ForEach(func(_, el gjson.Result) bool {
-				t.elem.load(el)
+			eachElement(products.Raw, func(el string) bool {
+				t.elem.load(value(el))
 				t.addCall(o, cmd, &t.elem, id, n)
 				n++
 				return true
@@ -281,7 +313,7 @@ func (t *Transformer) addCall(o *Outcome, cmd Command, elem *fields, id gjson.Re
 
 // computeAlias hashes the first usable external id (SPEC 4.4).
 func (t *Transformer) computeAlias(o *Outcome) {
-	traits := t.top.context.Get("traits")
+	_, traits, _ := t.top.contextFields()
 	for _, v := range [3]gjson.Result{t.top.userID, traits.Get("userId"), traits.Get("id")} {
 		var s string
 		switch {
@@ -301,7 +333,7 @@ func (t *Transformer) computeAlias(o *Outcome) {
 // page builds the view call of a page event (SPEC 4.3).
 func (t *Transformer) page(o *Outcome) {
 	t.view, t.viewMap = t.view[:0], false
-	if pg := t.top.context.Get("page"); pg.IsObject() {
+	if pg, _, _ := t.top.contextFields(); pg.IsObject() {
 		if v := pg.Get("url"); v.Exists() {
 			t.view = append(t.view, member{key: "url", rawKey: `"url"`, val: v})
 		}
@@ -310,8 +342,8 @@ func (t *Transformer) page(o *Outcome) {
 		}
 	}
 	if props := t.top.properties; props.IsObject() {
-		props.ForEach(func(k, v gjson.Result) bool {
-			t.setViewMember(k, v)
+		eachMember(props.Raw, func(k, rawKey, raw string) bool {
+			t.setViewMember(k, rawKey, value(raw))
 			return true
 		})
 	}
@@ -346,14 +378,14 @@ func (t *Transformer) page(o *Outcome) {
 
 // setViewMember overlays one properties key on the view params: an existing
 // key keeps its place and takes the new value.
-func (t *Transformer) setViewMember(k, v gjson.Result) {
-	if i := t.viewIndex(k.Str); i >= 0 {
+func (t *Transformer) setViewMember(key, rawKey string, v gjson.Result) {
+	if i := t.viewIndex(key); i >= 0 {
 		t.view[i].val = v
 		return
 	}
-	t.view = append(t.view, member{key: k.Str, rawKey: k.Raw, val: v})
+	t.view = append(t.view, member{key: key, rawKey: rawKey, val: v})
 	if t.viewMap {
-		t.viewIdx[k.Str] = len(t.view) - 1
+		t.viewIdx[key] = len(t.view) - 1
 	}
 }
 
