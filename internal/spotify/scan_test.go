@@ -1,0 +1,61 @@
+package spotify
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/tidwall/gjson"
+)
+
+// FuzzScan checks the engine's JSON walkers against gjson on valid JSON: the
+// same members and elements, in the same order, with the same raw values.
+func FuzzScan(f *testing.F) {
+	for _, s := range []string{
+		`{}`, `[]`, `{"a":1,"b":"x","c":{"d":[1,2,{"e":"\""}]},"f":null}`,
+		`{"k\"ey":"v\\","x":[true,false],"y":-1.5e3}`, ` { "a" : [ 1 , 2 ] , "b" : { } } `,
+		`[{"a":1},"s",3,null,[[]]]`, `{"a":"0123456789abcdefghij\"klmnopq"}`, `{"\u0041":1}`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if end := skipValue(s, skipWS(s, 0)); end > len(s) {
+			t.Fatalf("skipValue ran past the end: %d > %d", end, len(s))
+		}
+		if !gjson.Valid(s) {
+			eachMember(s, func(string, string, string) bool { return true }) // must not panic
+			elements(s, func(at int) int { return skipValue(s, at) })
+			return
+		}
+		root := gjson.Parse(s)
+		if end := skipValue(s, skipWS(s, 0)); s[skipWS(s, 0):end] != strings.TrimRight(root.Raw, " \t\r\n") {
+			t.Fatalf("skipValue: %q, gjson: %q", s[skipWS(s, 0):end], root.Raw)
+		}
+		var want, got []string
+		root.ForEach(func(k, v gjson.Result) bool {
+			if root.IsObject() {
+				want = append(want, k.Str)
+			}
+			want = append(want, v.Raw)
+			return true
+		})
+		if root.IsObject() {
+			eachMember(s, func(k, _, raw string) bool { got = append(got, k, raw); return true })
+		} else if root.IsArray() {
+			elements(s, func(at int) int {
+				end := skipValue(s, at)
+				got = append(got, s[at:end])
+				return end
+			})
+		} else {
+			return
+		}
+		if len(got) != len(want) {
+			t.Fatalf("got %q, want %q", got, want)
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("item %d: got %q, want %q", i, got[i], want[i])
+			}
+		}
+	})
+}
