@@ -4,7 +4,11 @@
 package pipeline
 
 import (
+	"runtime"
 	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"spotifypixel/internal/apperr"
 	"spotifypixel/internal/destinations"
@@ -61,25 +65,80 @@ func Resolve(set *destinations.Set, req *spotify.Request, id string) (string, *s
 	return id, d.Config, nil
 }
 
+// parallelMin is the batch size from which a batch is split across cores;
+// below it the fan-out costs more than it saves.
+const parallelMin = 256
+
+// transformers and spanBufs recycle per-request state between requests.
+var (
+	transformers = sync.Pool{New: func() any { return spotify.NewTransformer(nil, spotify.Options{}) }}
+	spanBufs     = sync.Pool{New: func() any { s := make([]spotify.Span, 0, 1024); return &s }}
+	chunkBufs    = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+)
+
 // Transform runs a whole /transform request and appends its response to dst.
 func Transform(dst []byte, set *destinations.Set, body []byte, q Query) ([]byte, spotify.Summary, error) {
+	var sum spotify.Summary
 	opts, err := q.Options()
 	if err != nil {
-		return dst, spotify.Summary{}, err
+		return dst, sum, err
 	}
 	req, err := spotify.ParseRequest(body)
 	if err != nil {
-		return dst, spotify.Summary{}, err
+		return dst, sum, err
 	}
 	id, cfg, err := Resolve(set, &req, q.DestinationID)
 	if err != nil {
-		return dst, spotify.Summary{}, err
+		return dst, sum, err
 	}
-	if q.MaxEvents > 0 {
-		if n := spotify.CountEvents(req.Batch); n > q.MaxEvents {
-			return dst, spotify.Summary{}, apperr.New(apperr.TooLarge, "batch has %d events, more than the limit of %d", n, q.MaxEvents)
+	sp := spanBufs.Get().(*[]spotify.Span)
+	defer spanBufs.Put(sp)
+	spans := spotify.AppendSpans((*sp)[:0], req.Batch)
+	*sp = spans
+	if q.MaxEvents > 0 && len(spans) > q.MaxEvents {
+		return dst, sum, apperr.New(apperr.TooLarge, "batch has %d events, more than the limit of %d", len(spans), q.MaxEvents)
+	}
+	dst = spotify.AppendResponseHead(dst, id, cfg)
+	dst = appendResults(dst, cfg, opts, req.Batch.Raw, spans, &sum)
+	return spotify.AppendResponseTail(dst, &sum), sum, nil
+}
+
+// appendResults transforms the batch, splitting a large one into one chunk
+// per core (errgroup fan-out), each with its own Transformer and buffer, and
+// joins the chunks in order.
+func appendResults(dst []byte, cfg *spotify.Config, opts spotify.Options, raw string, spans []spotify.Span, sum *spotify.Summary) []byte {
+	chunks := min(runtime.GOMAXPROCS(0), len(spans)/(parallelMin/2))
+	if len(spans) < parallelMin || chunks < 2 {
+		t := transformers.Get().(*spotify.Transformer)
+		defer transformers.Put(t)
+		t.Reset(cfg, opts)
+		return t.AppendSpanResults(dst, raw, spans, 0, sum)
+	}
+	outs := make([]*[]byte, chunks)
+	sums := make([]spotify.Summary, chunks)
+	var g errgroup.Group
+	per := (len(spans) + chunks - 1) / chunks
+	for c := range chunks {
+		lo, hi := c*per, min((c+1)*per, len(spans))
+		outs[c] = chunkBufs.Get().(*[]byte)
+		g.Go(func() error {
+			t := transformers.Get().(*spotify.Transformer)
+			defer transformers.Put(t)
+			t.Reset(cfg, opts)
+			*outs[c] = t.AppendSpanResults((*outs[c])[:0], raw, spans[lo:hi], lo, &sums[c])
+			return nil
+		})
+	}
+	g.Wait()
+	for c := range chunks {
+		if c > 0 && len(*outs[c]) > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, *outs[c]...)
+		sum.Merge(&sums[c])
+		if cap(*outs[c]) <= 4<<20 {
+			chunkBufs.Put(outs[c])
 		}
 	}
-	out, sum := spotify.NewTransformer(cfg, opts).AppendResponse(dst, id, req.Batch)
-	return out, sum, nil
+	return dst
 }

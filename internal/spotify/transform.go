@@ -48,10 +48,18 @@ type member struct {
 // NewTransformer returns a Transformer for cfg (from ParseConfig, possibly
 // carrying a configuration error) and opts.
 func NewTransformer(cfg *Config, opts Options) *Transformer {
+	t := &Transformer{}
+	t.Reset(cfg, opts)
+	return t
+}
+
+// Reset points the Transformer at another config and options, keeping its
+// buffers, so that a pool of Transformers serves every destination.
+func (t *Transformer) Reset(cfg *Config, opts Options) {
 	if opts.BeaconURL == "" {
 		opts.BeaconURL = DefaultBeaconURL
 	}
-	return &Transformer{cfg: cfg, opts: opts}
+	t.cfg, t.opts, t.utf8OK = cfg, opts, false
 }
 
 // Config returns the configuration the Transformer applies.
