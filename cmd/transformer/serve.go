@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"os/signal"
@@ -46,6 +47,7 @@ type serveConfig struct {
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
 	ReloadSettle      time.Duration
+	Pprof             bool
 }
 
 // serveEnv maps each serve flag to its environment fallback (SPEC 7).
@@ -66,6 +68,7 @@ var serveEnv = map[string]string{
 	"read-timeout":         "TRANSFORMER_READ_TIMEOUT",
 	"write-timeout":        "TRANSFORMER_WRITE_TIMEOUT",
 	"idle-timeout":         "TRANSFORMER_IDLE_TIMEOUT",
+	"pprof":                "TRANSFORMER_PPROF",
 }
 
 func parseServeConfig(args []string, getenv func(string) string, out io.Writer) (serveConfig, error) {
@@ -88,6 +91,7 @@ func parseServeConfig(args []string, getenv func(string) string, out io.Writer) 
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", 30*time.Second, "time allowed to read a whole request")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", 60*time.Second, "time allowed from the end of the headers to the end of the response")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 120*time.Second, "how long an idle keep-alive connection stays open")
+	fs.BoolVar(&c.Pprof, "pprof", false, "serve /debug/pprof/ on the metrics listener (needs -metrics-listen)")
 	c.ReloadSettle = 100 * time.Millisecond
 	if err := parseFlags(fs, args, getenv, serveEnv); err != nil {
 		return c, err
@@ -112,6 +116,8 @@ func (c serveConfig) validate() error {
 		return usageError{errors.New("-drain-delay must not be negative")}
 	case c.LogFormat != "json" && c.LogFormat != "console":
 		return usageError{fmt.Errorf("-log-format must be json or console, got %q", c.LogFormat)}
+	case c.Pprof && c.MetricsListen == "":
+		return usageError{errors.New("-pprof needs -metrics-listen: profiles are never served on the public listener")}
 	case c.UpstreamURL != "":
 		return usageError{errors.New("-upstream-transformer (sidecar mode) is not available in this version")}
 	}
@@ -180,6 +186,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Store: store, Metrics: m, Logger: log, Ready: &readyFlag,
 		AuthToken: cfg.AuthToken, MaxBodyBytes: cfg.MaxBodyBytes,
 		MaxBatchEvents: cfg.MaxBatchEvents, BeaconURL: cfg.BeaconURL,
+		StreamTimeout: cfg.ReadTimeout,
 	}
 	if metricsLn == nil {
 		deps.MetricsHandler = metricsHandler
@@ -187,7 +194,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	servers := []*http.Server{newServer(cfg, router.New(deps), log)}
 	listeners := []net.Listener{ln}
 	if metricsLn != nil {
-		servers = append(servers, newServer(cfg, router.MetricsOnly(metricsHandler), log))
+		servers = append(servers, newServer(cfg, metricsMux(cfg, router.MetricsOnly(metricsHandler)), log))
 		listeners = append(listeners, metricsLn)
 	}
 
@@ -274,4 +281,19 @@ func shutdown(cfg serveConfig, servers []*http.Server, readyFlag *atomic.Bool, l
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// metricsMux adds the pprof handlers to the metrics listener when asked.
+func metricsMux(cfg serveConfig, h http.Handler) http.Handler {
+	if !cfg.Pprof {
+		return h
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/", h)
+	return mux
 }

@@ -249,6 +249,23 @@ func TestSeparateMetricsListener(t *testing.T) {
 	if _, ok := s.metrics()["spotify_transformer_http_requests_total"]; !ok {
 		t.Error("no request metrics on the metrics listener")
 	}
+	if resp, err := http.Get(s.metricsURL + "/debug/pprof/"); err != nil || resp.StatusCode != 404 {
+		t.Errorf("pprof served without -pprof: %v %v", err, resp.Status)
+	}
+}
+
+func TestPprofOnMetricsListener(t *testing.T) {
+	s := startServer(t, nil, "-metrics-listen", "127.0.0.1:0", "-pprof")
+	resp, err := http.Get(s.metricsURL + "/debug/pprof/cmdline")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("pprof: %v %v", err, resp)
+	}
+	if r := s.do(http.MethodGet, "/debug/pprof/cmdline", "", nil); r.status != 404 {
+		t.Errorf("pprof on the public listener: %d", r.status)
+	}
+	if _, err := parseServeConfig([]string{"-pprof"}, func(string) string { return "" }, &bytes.Buffer{}); err == nil {
+		t.Error("-pprof without -metrics-listen accepted")
+	}
 }
 
 func TestLogsHoldNoPersonalData(t *testing.T) {

@@ -65,9 +65,13 @@ func Resolve(set *destinations.Set, req *spotify.Request, id string) (string, *s
 	return id, d.Config, nil
 }
 
-// parallelMin is the batch size from which a batch is split across cores;
-// below it the fan-out costs more than it saves.
-const parallelMin = 256
+// A batch is split across cores from parallelBytes of batch text (about 256
+// SDK events) and when it has at least parallelMin events; below that the
+// fan-out costs more than it saves.
+const (
+	parallelBytes = 256 << 10
+	parallelMin   = 256
+)
 
 // transformers and spanBufs recycle per-request state between requests.
 var (
@@ -91,16 +95,32 @@ func Transform(dst []byte, set *destinations.Set, body []byte, q Query) ([]byte,
 	if err != nil {
 		return dst, sum, err
 	}
+	start := len(dst)
+	dst = spotify.AppendResponseHead(dst, id, cfg)
+	if len(req.Batch.Raw) < parallelBytes || runtime.GOMAXPROCS(0) < 2 {
+		// One pass: transform and count at once; over the limit, drop the output.
+		t := transformers.Get().(*spotify.Transformer)
+		defer transformers.Put(t)
+		t.Reset(cfg, opts)
+		var within bool
+		if dst, within = t.AppendResults(dst, req.Batch, 0, q.MaxEvents, &sum); !within {
+			return dst[:start], spotify.Summary{}, tooMany(spotify.CountEvents(req.Batch), q.MaxEvents)
+		}
+		return spotify.AppendResponseTail(dst, &sum), sum, nil
+	}
 	sp := spanBufs.Get().(*[]spotify.Span)
 	defer spanBufs.Put(sp)
 	spans := spotify.AppendSpans((*sp)[:0], req.Batch)
 	*sp = spans
 	if q.MaxEvents > 0 && len(spans) > q.MaxEvents {
-		return dst, sum, apperr.New(apperr.TooLarge, "batch has %d events, more than the limit of %d", len(spans), q.MaxEvents)
+		return dst[:start], spotify.Summary{}, tooMany(len(spans), q.MaxEvents)
 	}
-	dst = spotify.AppendResponseHead(dst, id, cfg)
 	dst = appendResults(dst, cfg, opts, req.Batch.Raw, spans, &sum)
 	return spotify.AppendResponseTail(dst, &sum), sum, nil
+}
+
+func tooMany(n, max int) error {
+	return apperr.New(apperr.TooLarge, "batch has %d events, more than the limit of %d", n, max)
 }
 
 // appendResults transforms the batch, splitting a large one into one chunk

@@ -138,7 +138,7 @@ func logRequest(log *zap.Logger, r *http.Request, route string, status, bytes in
 	switch {
 	case status >= 500:
 		log.Error("request", fields...)
-	case route == "/health" || route == "/ready" || route == "/metrics":
+	case route == "/health" || route == "/ready" || route == "/metrics" || route == "/features":
 		log.Debug("request", fields...)
 	default:
 		log.Info("request", fields...)

@@ -5,6 +5,7 @@ package router
 import (
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
@@ -24,6 +25,7 @@ type Deps struct {
 	MaxBodyBytes   int64
 	MaxBatchEvents int
 	BeaconURL      string
+	StreamTimeout  time.Duration // NDJSON streams: longest wait for the next line or write; 0: 30s
 }
 
 // New returns the service's HTTP handler.
@@ -42,9 +44,15 @@ func New(d Deps) http.Handler {
 	if d.MetricsHandler != nil {
 		r.Method(http.MethodGet, "/metrics", d.MetricsHandler)
 	}
+	// RudderStack transformer compatibility (internal/rudder). /features is
+	// an open capability document, polled by rudder-server like a health check.
+	rf := newRudderFront(d)
+	r.Get("/features", rf.features)
 	r.Group(func(r chi.Router) {
 		r.Use(bearerAuth(d.AuthToken))
 		r.Post("/transform", transform(d))
+		r.Post("/v0/destinations/{destination}", rf.processor)
+		r.Post("/routerTransform", rf.router)
 	})
 	return r
 }

@@ -32,6 +32,10 @@ func putBuf(b *bytes.Buffer) {
 // transform serves POST /transform (SPEC 7).
 func transform(d Deps) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if isNDJSON(r) {
+			streamTransform(d, w, r)
+			return
+		}
 		if err := checkJSON(r); err != nil {
 			writeError(w, r, err)
 			return
@@ -67,6 +71,12 @@ func transform(d Deps) http.HandlerFunc {
 	}
 }
 
+// isNDJSON reports whether the body is a stream of events, one per line.
+func isNDJSON(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == ndjsonType
+}
+
 // checkJSON accepts an absent Content-Type or application/json.
 func checkJSON(r *http.Request) error {
 	ct := r.Header.Get("Content-Type")
@@ -75,7 +85,7 @@ func checkJSON(r *http.Request) error {
 	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil || mt != "application/json" {
-		return apperr.New(apperr.Unsupported, "Content-Type must be application/json, got %q", ct)
+		return apperr.New(apperr.Unsupported, "Content-Type must be application/json (or application/x-ndjson for a stream), got %q", ct)
 	}
 	return nil
 }

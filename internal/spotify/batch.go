@@ -147,14 +147,21 @@ func (s *Summary) AppendJSON(dst []byte) []byte {
 }
 
 // AppendResults transforms every event of batch and appends their results,
-// comma-separated, numbering them from first; it counts them in sum.
-func (t *Transformer) AppendResults(dst []byte, batch gjson.Result, first int, sum *Summary) []byte {
+// comma-separated, numbering them from first; it counts them in sum. With
+// max > 0 it stops after max events and reports false when the batch holds
+// more, so that a caller can enforce a limit without a counting pass.
+func (t *Transformer) AppendResults(dst []byte, batch gjson.Result, first, max int, sum *Summary) ([]byte, bool) {
 	i := first
 	// One check of the whole batch spares a check per event in the usual case.
 	t.utf8OK = utf8.ValidString(batch.Raw)
 	defer func() { t.utf8OK = false }()
 	raw := batch.Raw
+	within := true
 	elements(raw, func(at int) int {
+		if max > 0 && i-first == max {
+			within = false
+			return -1
+		}
 		if i > first {
 			dst = append(dst, ',')
 		}
@@ -164,7 +171,7 @@ func (t *Transformer) AppendResults(dst []byte, batch gjson.Result, first int, s
 		i++
 		return end
 	})
-	return dst
+	return dst, within
 }
 
 // AppendSpanResults transforms the events of raw (a batch's text) at spans
@@ -211,6 +218,6 @@ func AppendResponseTail(dst []byte, sum *Summary) []byte {
 func (t *Transformer) AppendResponse(dst []byte, destinationID string, batch gjson.Result) ([]byte, Summary) {
 	var sum Summary
 	dst = AppendResponseHead(dst, destinationID, t.cfg)
-	dst = t.AppendResults(dst, batch, 0, &sum)
+	dst, _ = t.AppendResults(dst, batch, 0, 0, &sum)
 	return AppendResponseTail(dst, &sum), sum
 }

@@ -34,8 +34,8 @@ func (c Command) String() string {
 	return "unknown"
 }
 
-// action is the image pixel's `a` parameter: the command, except view → init.
-func (c Command) action() string {
+// Action is the image pixel's `a` parameter: the command, except view → init.
+func (c Command) Action() string {
 	if c == CmdView {
 		return "init"
 	}

@@ -279,7 +279,7 @@ func checkBeacon(t *testing.T, cfg *Config, cmd Command, params []byte, beacon, 
 	if err != nil {
 		t.Fatalf("beacon %q query: %v", beacon, err)
 	}
-	want := url.Values{"key": {cfg.PixelID}, "a": {cmd.action()}}
+	want := url.Values{"key": {cfg.PixelID}, "a": {cmd.Action()}}
 	p := gjson.ParseBytes(params)
 	for _, name := range beaconNames {
 		if v := p.Get(name); present(v) {

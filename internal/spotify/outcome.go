@@ -121,7 +121,7 @@ func (o *Outcome) AppendBeacon(dst []byte, base string, pixelIDQuery []byte, i i
 	dst = append(dst, "key="...)
 	dst = append(dst, pixelIDQuery...)
 	dst = append(dst, "&a="...)
-	dst = append(dst, c.Command.action()...)
+	dst = append(dst, c.Command.Action()...)
 	for b, v := range c.beacon {
 		if !present(v) {
 			continue

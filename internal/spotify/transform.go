@@ -72,6 +72,18 @@ func (t *Transformer) Transform(event string) *Outcome {
 	return o
 }
 
+// TransformBytes is Transform for a byte slice, without copying it; b must
+// not change until the Outcome is no longer used.
+func (t *Transformer) TransformBytes(b []byte) *Outcome { return t.Transform(bstr(b)) }
+
+// Fail records a failure that a front found before the engine could read the
+// event (an NDJSON line that is not JSON, say), so that it is counted and
+// rendered like any other result.
+func (t *Transformer) Fail(errorType, reason string) *Outcome {
+	t.o.reset()
+	return t.o.fail(errorType, reason)
+}
+
 // transformAt transforms the event that starts at s[i] (after whitespace)
 // and returns the index just past it, so that a batch is walked only once.
 func (t *Transformer) transformAt(s string, i int) (*Outcome, int) {

@@ -1,0 +1,254 @@
+// Command loadgen drives a transformer over HTTP with realistic batches and
+// reports events/s, requests/s, latency percentiles and errors. It can start,
+// in the same process, the product and a baseline server on the same stack
+// (same router and middleware, canned response of the same size) and print
+// the ratio product/baseline.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"spotifypixel/internal/corpus"
+	"spotifypixel/internal/destinations"
+	"spotifypixel/internal/metrics"
+	"spotifypixel/internal/pipeline"
+	"spotifypixel/internal/router"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	err := run(ctx, os.Args[1:], os.Stdout)
+	stop()
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(1)
+	}
+}
+
+// config is the validated command line.
+type config struct {
+	target      string
+	destination string
+	include     string
+	token       string
+	batches     []int
+	rate        int
+	duration    time.Duration
+	workers     uint64
+	baseline    bool
+	halfPeak    bool
+	seed        uint64
+	rounds      int
+}
+
+func parse(args []string, out io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&c.target, "target", "", "base URL of a running transformer (empty: start one in this process)")
+	fs.StringVar(&c.destination, "destination", "demo", "configured destination id to send to")
+	fs.StringVar(&c.include, "include", "beacons", "include= query value")
+	fs.StringVar(&c.token, "token", "", "bearer token, when the target requires one")
+	batches := fs.String("batches", "1,100,1000", "comma-separated batch sizes (events per request)")
+	fs.IntVar(&c.rate, "rate", 0, "requests per second (0: as fast as the target answers)")
+	fs.DurationVar(&c.duration, "duration", 10*time.Second, "length of each attack")
+	fs.Uint64Var(&c.workers, "workers", 8, "concurrent requests in max-throughput mode")
+	fs.BoolVar(&c.baseline, "baseline", true, "also attack an in-process baseline server and print ratios")
+	fs.BoolVar(&c.halfPeak, "half-peak", false, "after the max-throughput run, attack at 50% of the measured peak and report its latency")
+	fs.Uint64Var(&c.seed, "seed", 1, "corpus seed")
+	fs.IntVar(&c.rounds, "rounds", 1, "alternate product and baseline attacks this many times and report the median ratio (steadier on a shared machine)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	for _, b := range strings.Split(*batches, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(b))
+		if err != nil || n < 1 {
+			return c, fmt.Errorf("-batches: %q is not a positive number", b)
+		}
+		c.batches = append(c.batches, n)
+	}
+	if c.rate < 0 || c.duration <= 0 || c.workers == 0 || c.rounds < 1 {
+		return c, errors.New("-rate must be ≥ 0; -duration, -workers and -rounds positive")
+	}
+	return c, nil
+}
+
+// result is one attack's outcome.
+type result struct {
+	name         string
+	batch        int
+	m            vegeta.Metrics
+	eventsPerSec float64
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	c, err := parse(args, stdout)
+	if err != nil {
+		return err
+	}
+	set, err := destinations.Load("")
+	if err != nil {
+		return err
+	}
+	product := c.target
+	if product == "" {
+		url, stop, err := serve(productHandler())
+		if err != nil {
+			return err
+		}
+		defer stop()
+		product = url
+	}
+	fmt.Fprintf(stdout, "%-9s %6s %10s %10s %9s %9s %9s %7s %s\n", "server", "batch", "events/s", "req/s", "p50", "p90", "p99", "errors", "ratio")
+	for _, n := range c.batches {
+		if err := runBatch(ctx, c, set, product, n, stdout); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runBatch measures one batch size: product, baseline, product, baseline...
+// for c.rounds rounds, then the median ratio and, on request, the latency at
+// half the product's peak.
+func runBatch(ctx context.Context, c config, set *destinations.Set, product string, n int, stdout io.Writer) error {
+	body := corpus.Batch(corpus.Events(c.seed, n))
+	var baseURL string
+	if c.baseline {
+		canned, _, err := pipeline.Transform(nil, set, body, pipeline.Query{DestinationID: c.destination, Include: c.include})
+		if err != nil {
+			return fmt.Errorf("computing the canned response: %w", err)
+		}
+		url, stop, err := serve(baselineHandler(canned))
+		if err != nil {
+			return err
+		}
+		defer stop()
+		baseURL = url
+	}
+	var ratios []float64
+	var peak float64
+	var failed uint64
+	for range c.rounds {
+		p := attack(ctx, c, "product", product, body, n, c.rate)
+		report(stdout, p, nil)
+		failed += p.failures()
+		peak = max(peak, p.m.Throughput)
+		if c.baseline {
+			b := attack(ctx, c, "baseline", baseURL, body, n, c.rate)
+			report(stdout, b, &p)
+			failed += b.failures()
+			if b.eventsPerSec > 0 {
+				ratios = append(ratios, p.eventsPerSec/b.eventsPerSec)
+			}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	if len(ratios) > 1 {
+		slices.Sort(ratios)
+		fmt.Fprintf(stdout, "batch %d: median product/baseline events/s over %d rounds = %.2f (min %.2f, max %.2f)\n",
+			n, len(ratios), ratios[len(ratios)/2], ratios[0], ratios[len(ratios)-1])
+	}
+	if c.halfPeak && c.rate == 0 && peak > 0 {
+		half := attack(ctx, c, "product@50%", product, body, n, int(peak/2))
+		report(stdout, half, nil)
+		failed += half.failures()
+	}
+	if failed > 0 {
+		return fmt.Errorf("batch %d: %d requests failed", n, failed)
+	}
+	return nil
+}
+
+// attack sends the same batch for c.duration, at rate requests/s or as fast
+// as possible (rate 0, with c.workers in flight).
+func attack(ctx context.Context, c config, name, base string, body []byte, batch, rate int) result {
+	hdr := http.Header{"Content-Type": []string{"application/json"}}
+	if c.token != "" {
+		hdr.Set("Authorization", "Bearer "+c.token)
+	}
+	url := strings.TrimSuffix(base, "/") + "/transform?destination=" + c.destination + "&include=" + c.include
+	targeter := vegeta.NewStaticTargeter(vegeta.Target{Method: http.MethodPost, URL: url, Body: body, Header: hdr})
+	opts := []func(*vegeta.Attacker){vegeta.KeepAlive(true), vegeta.Timeout(30 * time.Second)}
+	pacer := vegeta.Rate{Freq: rate, Per: time.Second}
+	if rate == 0 {
+		opts = append(opts, vegeta.Workers(c.workers), vegeta.MaxWorkers(c.workers))
+	}
+	atk := vegeta.NewAttacker(opts...)
+	r := result{name: name, batch: batch}
+	results := atk.Attack(targeter, pacer, c.duration, name)
+	for {
+		select {
+		case <-ctx.Done():
+			atk.Stop()
+		case res, ok := <-results:
+			if !ok {
+				r.m.Close()
+				r.eventsPerSec = r.m.Throughput * float64(batch)
+				return r
+			}
+			r.m.Add(res)
+		}
+	}
+}
+
+// failures counts the requests of an attack that did not succeed.
+func (r result) failures() uint64 {
+	return r.m.Requests - uint64(float64(r.m.Requests)*r.m.Success+0.5)
+}
+
+func report(w io.Writer, r result, against *result) {
+	errs := r.failures()
+	ratio := ""
+	if against != nil && r.eventsPerSec > 0 {
+		ratio = fmt.Sprintf("product/baseline = %.2f", against.eventsPerSec/r.eventsPerSec)
+	}
+	lat := r.m.Latencies
+	fmt.Fprintf(w, "%-9s %6d %10.0f %10.1f %9s %9s %9s %7d %s\n", r.name, r.batch, r.eventsPerSec, r.m.Throughput,
+		lat.P50.Round(time.Microsecond), lat.P90.Round(time.Microsecond), lat.P99.Round(time.Microsecond), errs, ratio)
+	for _, e := range r.m.Errors {
+		fmt.Fprintf(w, "          error: %s\n", e)
+	}
+}
+
+// deps is what both in-process servers share: the same middleware inputs.
+func deps() router.Deps {
+	store, _ := destinations.NewStore("")
+	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(io.Discard), zap.InfoLevel))
+	return router.Deps{Store: store, Metrics: metrics.NewMetrics(prometheus.NewRegistry()), Logger: log,
+		MaxBodyBytes: 64 << 20, MaxBatchEvents: 100000}
+}
+
+func productHandler() http.Handler { return router.New(deps()) }
+
+func baselineHandler(canned []byte) http.Handler { return router.Baseline(deps(), canned) }
+
+// serve starts h on a loopback port and returns its URL and a stop function.
+func serve(h http.Handler) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+}

@@ -1,0 +1,61 @@
+// Package deploy holds the deployment files of the Spotify Pixel transformer
+// and the tests that keep them honest:
+//
+//   - every YAML document of k8s/base decodes strictly (unknown or misspelt
+//     fields fail) into the real Kubernetes API types, and kustomization.yaml
+//     lists every file;
+//   - the manifests agree with each other (selectors, named ports, probe
+//     ports, listen flags, HPA/PDB targets, the ConfigMap behind
+//     -destinations, security context, shutdown budget);
+//   - the Prometheus scrape config keeps exactly the metrics port of the
+//     Deployment's pods, and the alert rules only use documented metrics;
+//   - the real binary (../cmd/transformer) accepts the Deployment's flags,
+//     serves the probe paths and /metrics on the ports the manifests say,
+//     exposes the metrics and label values the alerts use, and exits 0 on
+//     SIGTERM.
+//
+// The tests are split by subject:
+//
+//   - doc_test.go: this comment, and the paths and SPEC values shared by
+//     the tests;
+//   - decode_test.go: strict decoding into the API types and its self-test;
+//   - kustomize_test.go: kustomization.yaml and the kustomize render;
+//   - consistency_test.go: the cross-manifest checks;
+//   - destinations_test.go: destinations files against the SPEC 2.2 keys;
+//   - dockerfile_test.go: the Dockerfile and scripts/build.sh, as text;
+//   - prometheus_test.go: the scrape config, the alert rules, and the
+//     PromQL selectors and text-format parsing the checks use;
+//   - binary_test.go and binary_server_test.go: the checks that build and
+//     run the real binary;
+//   - helpers_test.go: small shared helpers.
+//
+// Run: cd deploy && go test ./...
+package deploy
+
+import "time"
+
+// Paths of the files under test, and values the SPEC fixes.
+const (
+	baseDir          = "k8s/base"
+	promConfigFile   = "prometheus/prometheus.yml"
+	alertsFile       = "prometheus/alerts.yml"
+	exampleDestFile  = "destinations.example.yaml"
+	httpPortName     = "http"    // the container port that serves the API and the probes
+	metricsPortName  = "metrics" // the container port that serves /metrics (-metrics-listen)
+	livenessPath     = "/health" // SPEC 7 "Operations"
+	readinessPath    = "/ready"
+	defaultGrace     = 20 * time.Second // SPEC 7 "Configuration": -shutdown-grace default
+	metricNamePrefix = "spotify_transformer_"
+)
+
+// documentedMetrics are the metric names the alerts may use (SPEC 7
+// "Operations"; names agreed with the service code), with their labels.
+var documentedMetrics = map[string][]string{
+	"spotify_transformer_http_requests_total":           {"route", "method", "code"},
+	"spotify_transformer_http_request_duration_seconds": {"route"}, // histogram
+	"spotify_transformer_events_total":                  {"type", "outcome"},
+	"spotify_transformer_config_reloads_total":          {"result"},
+}
+
+// listenFlags are the serve flags that bind a port, in SPEC 7 order.
+var listenFlags = []string{"listen", "metrics-listen"}

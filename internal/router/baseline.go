@@ -1,0 +1,34 @@
+package router
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// Baseline is the reference the load generator measures the service against:
+// the same router, middleware, auth and body reading as POST /transform, but
+// a handler that answers a canned response instead of running the engine. The
+// ratio of the two is what the engine costs.
+func Baseline(d Deps, response []byte) http.Handler {
+	r := chi.NewRouter()
+	r.Use(requestID, instrument(d.Metrics, d.Logger), recoverer(d.Logger))
+	r.Group(func(r chi.Router) {
+		r.Use(bearerAuth(d.AuthToken))
+		r.Post("/transform", func(w http.ResponseWriter, r *http.Request) {
+			if err := checkJSON(r); err != nil {
+				writeError(w, r, err)
+				return
+			}
+			in := getBuf()
+			defer putBuf(in)
+			if err := readBody(w, r, in, d.MaxBodyBytes); err != nil {
+				writeError(w, r, err)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(response)
+		})
+	})
+	return r
+}

@@ -1,0 +1,176 @@
+package router
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/tidwall/gjson"
+
+	"spotifypixel/internal/apperr"
+	"spotifypixel/internal/pipeline"
+	"spotifypixel/internal/spotify"
+)
+
+// ndjsonType is the media type of streamed batches: one event per line in,
+// one result per line out.
+const ndjsonType = "application/x-ndjson"
+
+// flushBytes is how much output is gathered before it is written out.
+const flushBytes = 32 << 10
+
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10) }}
+
+// ndjsonStream holds the state of one streamed request.
+type ndjsonStream struct {
+	d       Deps
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	t       *spotify.Transformer
+	out     []byte
+	line    []byte
+	sum     spotify.Summary
+	index   int
+	timeout time.Duration
+}
+
+// streamTransform serves POST /transform with an NDJSON body: it reads one
+// event per line and writes one result per line as it goes, so a stream of
+// any length runs in constant memory. The destination comes from the query.
+// The last line is {"summary": ..., "destinationId": ..., "pixelId": ...}.
+func streamTransform(d Deps, w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	id := q.Get("destination")
+	if id == "" {
+		writeError(w, r, apperr.New(apperr.BadRequest, "an NDJSON stream needs ?destination=<id>"))
+		return
+	}
+	dest, err := d.Store.Current().Get(id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	opts, err := pipeline.Query{Include: q.Get("include"), BeaconURL: d.BeaconURL}.Options()
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s := &ndjsonStream{d: d, w: w, rc: http.NewResponseController(w), timeout: d.StreamTimeout,
+		t: spotify.NewTransformer(dest.Config, opts), out: make([]byte, 0, flushBytes+4096)}
+	if s.timeout <= 0 {
+		s.timeout = 30 * time.Second
+	}
+	// Read the request while the response is being written (HTTP/1.1 full duplex).
+	_ = s.rc.EnableFullDuplex()
+	w.Header().Set("Content-Type", ndjsonType)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(r.Body)
+	defer func() { br.Reset(nil); readers.Put(br) }()
+	readErr := s.run(br)
+	info(r).summary = &s.sum
+	d.Metrics.ObserveBatch(&s.sum)
+	if readErr != nil {
+		setError(r, readErr)
+		s.out = append(s.out, `{"error":`...)
+		s.out = spotify.AppendJSONString(s.out, readErr.Error())
+		s.out = append(s.out, "}\n"...)
+	} else {
+		s.out = append(s.out, `{"summary":`...)
+		s.out = s.sum.AppendJSON(s.out)
+		s.out = append(s.out, `,"destinationId":`...)
+		s.out = spotify.AppendJSONString(s.out, id)
+		s.out = append(s.out, `,"pixelId":`...)
+		s.out = spotify.AppendJSONString(s.out, dest.Config.PixelID)
+		s.out = append(s.out, "}\n"...)
+	}
+	s.flush()
+}
+
+// run transforms every line until the body ends; it returns the read error
+// that cut the stream short, if any.
+func (s *ndjsonStream) run(br *bufio.Reader) error {
+	s.extendDeadlines()
+	for {
+		line, tooLong, err := s.readLine(br)
+		if len(bytes.TrimSpace(line)) > 0 || tooLong {
+			s.event(line, tooLong)
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return errors.New("reading request body: " + err.Error())
+		}
+		if len(s.out) >= flushBytes {
+			if !s.flush() {
+				return errors.New("writing response: client gone")
+			}
+			s.extendDeadlines()
+		}
+	}
+}
+
+// readLine returns the next line without its newline. A line longer than
+// the event limit is consumed and reported as tooLong instead.
+func (s *ndjsonStream) readLine(br *bufio.Reader) (line []byte, tooLong bool, err error) {
+	limit := int(s.d.MaxBodyBytes)
+	s.line = s.line[:0]
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(s.line)+len(chunk) > limit+1 {
+			tooLong = true
+		} else {
+			s.line = append(s.line, chunk...)
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		return bytes.TrimSuffix(s.line, []byte("\n")), tooLong, err
+	}
+}
+
+// event transforms one line and appends its result line.
+func (s *ndjsonStream) event(line []byte, tooLong bool) {
+	var o *spotify.Outcome
+	switch {
+	case tooLong:
+		o = s.t.Fail(spotify.ErrInstrumentation, "event is larger than the limit of "+strconv.FormatInt(s.d.MaxBodyBytes, 10)+" bytes")
+	case !gjson.ValidBytes(line):
+		o = s.t.Fail(spotify.ErrInstrumentation, "event is not valid JSON")
+	default:
+		o = s.t.TransformBytes(line)
+	}
+	s.sum.Add(o)
+	s.out = s.t.AppendResult(s.out, s.index)
+	s.out = append(s.out, '\n')
+	s.index++
+}
+
+// flush writes the gathered output and reports whether the client took it.
+func (s *ndjsonStream) flush() bool {
+	if len(s.out) == 0 {
+		return true
+	}
+	_, err := s.w.Write(s.out)
+	s.out = s.out[:0]
+	if err == nil {
+		err = s.rc.Flush()
+	}
+	return err == nil
+}
+
+// extendDeadlines gives a long stream fresh read and write deadlines at each
+// step, so that the server's timeouts bound the silence, not the stream.
+func (s *ndjsonStream) extendDeadlines() {
+	at := time.Now().Add(s.timeout)
+	_ = s.rc.SetReadDeadline(at)
+	_ = s.rc.SetWriteDeadline(at)
+}

@@ -1,0 +1,164 @@
+package rudder
+
+import (
+	"bytes"
+
+	"github.com/tidwall/gjson"
+
+	"spotifypixel/internal/apperr"
+)
+
+// item is one element of a request: an event (message), its metadata (echoed
+// back untouched) and its destination.
+type item struct {
+	raw         string       // the element itself, for dynamic config paths
+	message     gjson.Result // the RudderStack event
+	metadata    gjson.Result // rudder-server's job metadata
+	destination gjson.Result // {ID, Config, ...}; missing when the request names none
+}
+
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+// parseRoot validates a request body's JSON; a leading byte order mark is
+// ignored, as RFC 8259 allows.
+func parseRoot(body []byte) (gjson.Result, error) {
+	body = bytes.TrimPrefix(body, utf8BOM)
+	if len(bytes.TrimSpace(body)) == 0 {
+		return gjson.Result{}, apperr.New(apperr.BadRequest, "request body is empty")
+	}
+	if !gjson.ValidBytes(body) {
+		return gjson.Result{}, apperr.New(apperr.BadRequest, "request body is not valid JSON")
+	}
+	return gjson.Parse(string(body)), nil
+}
+
+// parseProcessor reads a processor request: a JSON array of {message,
+// metadata, destination}, or, compacted, {"input": [{message, metadata}],
+// "destinations": {id: destination}, "connections": {...}}.
+func parseProcessor(body []byte, compacted bool, max int) ([]item, error) {
+	root, err := parseRoot(body)
+	if err != nil {
+		return nil, err
+	}
+	if !compacted {
+		if !root.IsArray() {
+			return nil, apperr.New(apperr.BadRequest, "request body must be a JSON array of {message, metadata, destination}")
+		}
+		return parseItems(root, nil, max)
+	}
+	if !root.IsObject() {
+		return nil, apperr.New(apperr.BadRequest, "a compacted request body must be a JSON object with input, destinations and connections")
+	}
+	input := root.Get("input")
+	if !input.IsArray() {
+		return nil, apperr.New(apperr.BadRequest, "input must be an array of {message, metadata}")
+	}
+	return parseItems(input, destinationMap(root.Get("destinations")), max)
+}
+
+// parseRouter reads a router request: {"input": [...], "destType": "..."},
+// compacted like the processor's. An input that is not an array, or an
+// empty one, gives no items and no error: the reply says "Invalid event
+// array", as rudder-transformer's does.
+func parseRouter(body []byte, compacted bool, max int) ([]item, error) {
+	root, err := parseRoot(body)
+	if err != nil {
+		return nil, err
+	}
+	if !root.IsObject() {
+		return nil, apperr.New(apperr.BadRequest, "request body must be a JSON object with input and destType")
+	}
+	dt := root.Get("destType")
+	if dt.Type != gjson.String {
+		return nil, apperr.New(apperr.BadRequest, "destType must be a string naming the destination (%s)", DestName)
+	}
+	if !IsDestination(dt.Str) {
+		return nil, apperr.New(apperr.NotFound, "Unknown destination: %s", dt.Str)
+	}
+	input := root.Get("input")
+	if !input.IsArray() {
+		return nil, nil
+	}
+	var dests map[string]gjson.Result
+	if compacted {
+		dests = destinationMap(root.Get("destinations"))
+	}
+	return parseItems(input, dests, max)
+}
+
+// parseItems splits an array of elements into items. With dests (a
+// compacted request) each element's destination is looked up by its
+// metadata.destinationId; an id that names no destination fails the whole
+// request with a 500, as rudder-transformer's does.
+func parseItems(arr gjson.Result, dests map[string]gjson.Result, max int) ([]item, error) {
+	elems := arr.Array()
+	if max > 0 && len(elems) > max {
+		return nil, apperr.New(apperr.TooLarge, "request has %d events, more than the limit of %d", len(elems), max)
+	}
+	items := make([]item, len(elems))
+	for i, el := range elems {
+		if !el.IsObject() {
+			return nil, apperr.New(apperr.BadRequest, "element %d of the input must be an object {message, metadata, destination}", i)
+		}
+		it := &items[i]
+		it.load(el, dests == nil)
+		if dests == nil {
+			continue
+		}
+		id, ok := idOf(it.metadata.Get("destinationId"))
+		if !ok {
+			continue // no id: the event fails with a configuration error
+		}
+		d, found := dests[id]
+		if !found {
+			return nil, apperr.New(apperr.Internal, "no destination found for id %s", id)
+		}
+		it.destination = d
+	}
+	return items, nil
+}
+
+// load fills the item from its element in one pass over its keys (the
+// first of duplicate keys wins, as gjson.Get would have it).
+func (it *item) load(el gjson.Result, withDestination bool) {
+	it.raw = el.Raw
+	el.ForEach(func(k, v gjson.Result) bool {
+		switch {
+		case k.Str == "message" && !it.message.Exists():
+			it.message = v
+		case k.Str == "metadata" && !it.metadata.Exists():
+			it.metadata = v
+		case k.Str == "destination" && withDestination && !it.destination.Exists():
+			it.destination = v
+		}
+		return true
+	})
+}
+
+// destinationMap indexes a compacted payload's destinations by id (the
+// first of duplicate keys wins, as everywhere in this service).
+func destinationMap(v gjson.Result) map[string]gjson.Result {
+	m := map[string]gjson.Result{}
+	if !v.IsObject() {
+		return m
+	}
+	v.ForEach(func(k, d gjson.Result) bool {
+		if _, dup := m[k.Str]; !dup {
+			m[k.Str] = d
+		}
+		return true
+	})
+	return m
+}
+
+// idOf returns an id as text: a non-empty string as is, a number as its
+// JSON text.
+func idOf(v gjson.Result) (string, bool) {
+	switch {
+	case v.Type == gjson.String && v.Str != "":
+		return v.Str, true
+	case v.Type == gjson.Number:
+		return v.Raw, true
+	}
+	return "", false
+}
