@@ -26,6 +26,7 @@ import (
 	"spotifypixel/internal/destinations"
 	"spotifypixel/internal/metrics"
 	"spotifypixel/internal/router"
+	"spotifypixel/internal/upstream"
 )
 
 // serveConfig is the validated configuration of the serve command.
@@ -46,8 +47,13 @@ type serveConfig struct {
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
+	RequestTimeout    time.Duration
+	MaxInFlight       int
+	MaxJSONDepth      int
 	ReloadSettle      time.Duration
 	Pprof             bool
+	CAPIURL           string
+	CAPIBatchSize     int
 }
 
 // serveEnv maps each serve flag to its environment fallback (SPEC 7).
@@ -68,7 +74,12 @@ var serveEnv = map[string]string{
 	"read-timeout":         "TRANSFORMER_READ_TIMEOUT",
 	"write-timeout":        "TRANSFORMER_WRITE_TIMEOUT",
 	"idle-timeout":         "TRANSFORMER_IDLE_TIMEOUT",
+	"request-timeout":      "TRANSFORMER_REQUEST_TIMEOUT",
+	"max-inflight":         "TRANSFORMER_MAX_INFLIGHT",
+	"max-json-depth":       "TRANSFORMER_MAX_JSON_DEPTH",
 	"pprof":                "TRANSFORMER_PPROF",
+	"capi-url":             "TRANSFORMER_CAPI_URL",
+	"capi-batch-size":      "TRANSFORMER_CAPI_BATCH_SIZE",
 }
 
 func parseServeConfig(args []string, getenv func(string) string, out io.Writer) (serveConfig, error) {
@@ -85,13 +96,18 @@ func parseServeConfig(args []string, getenv func(string) string, out io.Writer) 
 	fs.DurationVar(&c.DrainDelay, "drain-delay", 0, "after SIGTERM, how long /ready answers 503 while still serving, before the listener closes")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or console")
-	fs.StringVar(&c.UpstreamURL, "upstream-transformer", "", "rudder-transformer to proxy other destinations to (sidecar mode)")
+	fs.StringVar(&c.UpstreamURL, "upstream-transformer", "", "rudder-transformer to pass every request for another destination or source to (sidecar mode; empty: none)")
 	fs.StringVar(&c.BeaconURL, "beacon-url", "https://img.byspotify.com/", "base URL of every beacon")
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", 5*time.Second, "time allowed to read request headers")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", 30*time.Second, "time allowed to read a whole request")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", 60*time.Second, "time allowed from the end of the headers to the end of the response")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 120*time.Second, "how long an idle keep-alive connection stays open")
+	fs.DurationVar(&c.RequestTimeout, "request-timeout", 30*time.Second, "time a request's body may take to arrive (else 408) and its handler may run; NDJSON streams are bounded per chunk by -read-timeout instead")
+	fs.IntVar(&c.MaxInFlight, "max-inflight", 256, "requests with a body served at once; beyond it: 503 with Retry-After (0: no limit)")
+	fs.IntVar(&c.MaxJSONDepth, "max-json-depth", 1000, "deepest nesting of JSON arrays and objects accepted in a body")
 	fs.BoolVar(&c.Pprof, "pprof", false, "serve /debug/pprof/ on the metrics listener (needs -metrics-listen)")
+	fs.StringVar(&c.CAPIURL, "capi-url", "https://capi.spotify.com/capi-direct/events/", "Spotify Conversions API endpoint (a proxy or a test sink)")
+	fs.IntVar(&c.CAPIBatchSize, "capi-batch-size", 500, "most events per Conversions API request body")
 	c.ReloadSettle = 100 * time.Millisecond
 	if err := parseFlags(fs, args, getenv, serveEnv); err != nil {
 		return c, err
@@ -118,8 +134,11 @@ func (c serveConfig) validate() error {
 		return usageError{fmt.Errorf("-log-format must be json or console, got %q", c.LogFormat)}
 	case c.Pprof && c.MetricsListen == "":
 		return usageError{errors.New("-pprof needs -metrics-listen: profiles are never served on the public listener")}
-	case c.UpstreamURL != "":
-		return usageError{errors.New("-upstream-transformer (sidecar mode) is not available in this version")}
+	}
+	if c.UpstreamURL != "" {
+		if _, err := upstream.ParseURL(c.UpstreamURL); err != nil {
+			return usageError{fmt.Errorf("-upstream-transformer must be an absolute http(s) URL: %w", err)}
+		}
 	}
 	if _, err := zapcore.ParseLevel(c.LogLevel); err != nil {
 		return usageError{fmt.Errorf("-log-level: %w", err)}
@@ -127,7 +146,19 @@ func (c serveConfig) validate() error {
 	if u, err := url.Parse(c.BeaconURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return usageError{fmt.Errorf("-beacon-url must be an absolute http(s) URL, got %q", c.BeaconURL)}
 	}
-	for name, d := range map[string]time.Duration{"read-header-timeout": c.ReadHeaderTimeout, "read-timeout": c.ReadTimeout, "write-timeout": c.WriteTimeout, "idle-timeout": c.IdleTimeout} {
+	if u, err := url.Parse(c.CAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return usageError{fmt.Errorf("-capi-url must be an absolute http(s) URL, got %q", c.CAPIURL)}
+	}
+	if c.CAPIBatchSize < 1 {
+		return usageError{errors.New("-capi-batch-size must be positive")}
+	}
+	if c.MaxInFlight < 0 {
+		return usageError{errors.New("-max-inflight must not be negative")}
+	}
+	if c.MaxJSONDepth <= 0 {
+		return usageError{errors.New("-max-json-depth must be positive")}
+	}
+	for name, d := range map[string]time.Duration{"read-header-timeout": c.ReadHeaderTimeout, "read-timeout": c.ReadTimeout, "write-timeout": c.WriteTimeout, "idle-timeout": c.IdleTimeout, "request-timeout": c.RequestTimeout} {
 		if d <= 0 {
 			return usageError{fmt.Errorf("-%s must be positive", name)}
 		}
@@ -167,6 +198,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		m.ObserveConfig(set.Generation, set.Source, set.Len(), time.Now())
 	}
 	observe(store.Current())
+	up, err := newUpstream(cfg, m, log)
+	if err != nil {
+		return err
+	}
+	if up != nil {
+		defer up.Close()
+	}
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -187,10 +225,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		AuthToken: cfg.AuthToken, MaxBodyBytes: cfg.MaxBodyBytes,
 		MaxBatchEvents: cfg.MaxBatchEvents, BeaconURL: cfg.BeaconURL,
 		StreamTimeout: cfg.ReadTimeout,
+		MaxInFlight:   cfg.MaxInFlight, RequestTimeout: cfg.RequestTimeout, MaxJSONDepth: cfg.MaxJSONDepth,
+		CAPIBatchSize: cfg.CAPIBatchSize, CAPIURL: cfg.CAPIURL,
 	}
 	if metricsLn == nil {
 		deps.MetricsHandler = metricsHandler
 	}
+	deps.Upstream = up // nil without -upstream-transformer
 	servers := []*http.Server{newServer(cfg, router.New(deps), log)}
 	listeners := []net.Listener{ln}
 	if metricsLn != nil {
@@ -245,8 +286,24 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if metricsLn != nil {
 		fields = append(fields, zap.String("metrics_addr", metricsLn.Addr().String()))
 	}
+	if up != nil {
+		fields = append(fields, zap.String("upstream", up.String()))
+	}
 	log.Info("listening", fields...)
 	return g.Wait()
+}
+
+// newUpstream is the sidecar's proxy to the upstream rudder-transformer;
+// nil without -upstream-transformer.
+func newUpstream(cfg serveConfig, m *metrics.Metrics, log *zap.Logger) (*upstream.Upstream, error) {
+	if cfg.UpstreamURL == "" {
+		return nil, nil
+	}
+	target, err := upstream.ParseURL(cfg.UpstreamURL)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("-upstream-transformer: %w", err)}
+	}
+	return upstream.New(upstream.Options{URL: target, Metrics: m, Logger: log})
 }
 
 func newServer(cfg serveConfig, h http.Handler, log *zap.Logger) *http.Server {

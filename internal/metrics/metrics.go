@@ -18,6 +18,7 @@ type Metrics struct {
 	Requests        *prometheus.CounterVec
 	Duration        *prometheus.HistogramVec
 	InFlight        prometheus.Gauge
+	Rejected        *prometheus.CounterVec // requests refused before they started, by reason
 	Events          *prometheus.CounterVec
 	Calls           *prometheus.CounterVec
 	BatchSize       prometheus.Histogram
@@ -25,6 +26,11 @@ type Metrics struct {
 	ConfigInfo      *prometheus.GaugeVec
 	Destinations    prometheus.Gauge
 	ConfigTimestamp prometheus.Gauge
+
+	// Sidecar mode: requests passed to the upstream rudder-transformer.
+	ProxyRequests  *prometheus.CounterVec
+	ProxyDuration  *prometheus.HistogramVec
+	UpstreamErrors *prometheus.CounterVec
 }
 
 // NewMetrics creates the collectors and registers them with reg.
@@ -72,13 +78,33 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: namespace, Name: "config_last_reload_success_timestamp_seconds",
 			Help: "Unix time of the last successful configuration load.",
 		}),
+		ProxyRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "proxy_requests_total",
+			Help: "Requests passed to the upstream rudder-transformer, by route pattern, method and status code.",
+		}, []string{"route", "method", "code"}),
+		ProxyDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "proxy_request_duration_seconds",
+			Help:    "Duration of requests passed to the upstream rudder-transformer, by route pattern.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"route"}),
+		UpstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "proxy_upstream_errors_total",
+			Help: "Failures to get an answer from the upstream rudder-transformer, by route pattern and reason.",
+		}, []string{"route", "reason"}),
 	}
 	reg.MustRegister(m.Requests, m.Duration, m.InFlight, m.Events, m.Calls, m.BatchSize,
-		m.ConfigReloads, m.ConfigInfo, m.Destinations, m.ConfigTimestamp)
+		m.ConfigReloads, m.ConfigInfo, m.Destinations, m.ConfigTimestamp,
+		m.ProxyRequests, m.ProxyDuration, m.UpstreamErrors)
 	// Pre-create the series a dashboard expects so that they read 0, not absent.
 	for _, r := range []string{"success", "failure"} {
 		m.ConfigReloads.WithLabelValues(r)
 	}
+	m.Rejected = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "http_requests_rejected_total",
+		Help: "Requests refused before they started (503 with Retry-After), by reason (in_flight_limit).",
+	}, []string{"reason"})
+	reg.MustRegister(m.Rejected)
+	m.Rejected.WithLabelValues("in_flight_limit")
 	return m
 }
 

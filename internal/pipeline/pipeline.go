@@ -21,6 +21,7 @@ type Query struct {
 	Include       string // comma-separated outputs: "beacons"
 	MaxEvents     int    // 0 means no limit
 	BeaconURL     string // base of beacons; empty means Spotify's
+	CAPIBatchSize int    // most events per Conversions API envelope; 0 means 500
 }
 
 // Options parses the include list into engine options.
@@ -31,8 +32,10 @@ func (q Query) Options() (spotify.Options, error) {
 		case "":
 		case "beacons":
 			opts.Beacons = true
+		case "capi":
+			opts.CAPI = true
 		default:
-			return opts, apperr.New(apperr.BadRequest, "include: unknown output %q (supported: beacons)", strings.TrimSpace(part))
+			return opts, apperr.New(apperr.BadRequest, "include: unknown output %q (supported: beacons, capi)", strings.TrimSpace(part))
 		}
 	}
 	return opts, nil
@@ -95,6 +98,9 @@ func Transform(dst []byte, set *destinations.Set, body []byte, q Query) ([]byte,
 	if err != nil {
 		return dst, sum, err
 	}
+	if err := CheckCAPI(cfg, opts); err != nil {
+		return dst, sum, err
+	}
 	start := len(dst)
 	dst = spotify.AppendResponseHead(dst, id, cfg)
 	if len(req.Batch.Raw) < parallelBytes || runtime.GOMAXPROCS(0) < 2 {
@@ -102,11 +108,12 @@ func Transform(dst []byte, set *destinations.Set, body []byte, q Query) ([]byte,
 		t := transformers.Get().(*spotify.Transformer)
 		defer transformers.Put(t)
 		t.Reset(cfg, opts)
+		capi := collectCAPI(t, opts)
 		var within bool
 		if dst, within = t.AppendResults(dst, req.Batch, 0, q.MaxEvents, &sum); !within {
 			return dst[:start], spotify.Summary{}, tooMany(spotify.CountEvents(req.Batch), q.MaxEvents)
 		}
-		return spotify.AppendResponseTail(dst, &sum), sum, nil
+		return appendTail(dst, &sum, cfg, q, capi), sum, nil
 	}
 	sp := spanBufs.Get().(*[]spotify.Span)
 	defer spanBufs.Put(sp)
@@ -115,8 +122,36 @@ func Transform(dst []byte, set *destinations.Set, body []byte, q Query) ([]byte,
 	if q.MaxEvents > 0 && len(spans) > q.MaxEvents {
 		return dst[:start], spotify.Summary{}, tooMany(len(spans), q.MaxEvents)
 	}
-	dst = appendResults(dst, cfg, opts, req.Batch.Raw, spans, &sum)
-	return spotify.AppendResponseTail(dst, &sum), sum, nil
+	var capi []*spotify.CAPIEvents
+	dst, capi = appendResults(dst, cfg, opts, req.Batch.Raw, spans, &sum)
+	return appendTail(dst, &sum, cfg, q, capi...), sum, nil
+}
+
+// CheckCAPI refuses include=capi for a destination without CAPI keys.
+func CheckCAPI(cfg *spotify.Config, opts spotify.Options) error {
+	if _, _, ok := cfg.CAPI(); opts.CAPI && !ok && cfg.Err() == nil {
+		return apperr.New(apperr.InvalidConfig, "include=capi needs capiConnectionId (and capiAccessToken) in the destination config")
+	}
+	return nil
+}
+
+// collectCAPI points t at a fresh collection of CAPI events when asked.
+func collectCAPI(t *spotify.Transformer, opts spotify.Options) *spotify.CAPIEvents {
+	if !opts.CAPI {
+		return nil
+	}
+	all := &spotify.CAPIEvents{}
+	t.CollectCAPI(all)
+	return all
+}
+
+// appendTail closes the response, with the CAPI envelopes when collected.
+func appendTail(dst []byte, sum *spotify.Summary, cfg *spotify.Config, q Query, capi ...*spotify.CAPIEvents) []byte {
+	connID, _, ok := cfg.CAPI()
+	if len(capi) == 0 || capi[0] == nil || !ok {
+		return spotify.AppendResponseTail(dst, sum)
+	}
+	return spotify.AppendResponseTailCAPI(dst, sum, connID, q.CAPIBatchSize, capi...)
 }
 
 func tooMany(n, max int) error {
@@ -126,16 +161,18 @@ func tooMany(n, max int) error {
 // appendResults transforms the batch, splitting a large one into one chunk
 // per core (errgroup fan-out), each with its own Transformer and buffer, and
 // joins the chunks in order.
-func appendResults(dst []byte, cfg *spotify.Config, opts spotify.Options, raw string, spans []spotify.Span, sum *spotify.Summary) []byte {
+func appendResults(dst []byte, cfg *spotify.Config, opts spotify.Options, raw string, spans []spotify.Span, sum *spotify.Summary) ([]byte, []*spotify.CAPIEvents) {
 	chunks := min(runtime.GOMAXPROCS(0), len(spans)/(parallelMin/2))
 	if len(spans) < parallelMin || chunks < 2 {
 		t := transformers.Get().(*spotify.Transformer)
 		defer transformers.Put(t)
 		t.Reset(cfg, opts)
-		return t.AppendSpanResults(dst, raw, spans, 0, sum)
+		capi := collectCAPI(t, opts)
+		return t.AppendSpanResults(dst, raw, spans, 0, sum), []*spotify.CAPIEvents{capi}
 	}
 	outs := make([]*[]byte, chunks)
 	sums := make([]spotify.Summary, chunks)
+	capis := make([]*spotify.CAPIEvents, chunks)
 	var g errgroup.Group
 	per := (len(spans) + chunks - 1) / chunks
 	for c := range chunks {
@@ -145,6 +182,7 @@ func appendResults(dst []byte, cfg *spotify.Config, opts spotify.Options, raw st
 			t := transformers.Get().(*spotify.Transformer)
 			defer transformers.Put(t)
 			t.Reset(cfg, opts)
+			capis[c] = collectCAPI(t, opts)
 			*outs[c] = t.AppendSpanResults((*outs[c])[:0], raw, spans[lo:hi], lo, &sums[c])
 			return nil
 		})
@@ -160,5 +198,5 @@ func appendResults(dst []byte, cfg *spotify.Config, opts spotify.Options, raw st
 			chunkBufs.Put(outs[c])
 		}
 	}
-	return dst
+	return dst, capis
 }

@@ -44,7 +44,12 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if code == apperr.Unauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="transformer"`)
 	}
-	writeJSONError(w, statusOf(code), msg)
+	status := statusOf(code)
+	var slow *errBodyTimeout
+	if errors.As(err, &slow) {
+		status = http.StatusRequestTimeout // the body did not arrive in time (limit.go)
+	}
+	writeJSONError(w, status, msg)
 }
 
 func writeJSONError(w http.ResponseWriter, status int, msg string) {

@@ -52,10 +52,15 @@ func (f *rudderFront) router(w http.ResponseWriter, r *http.Request) {
 	f.serve(w, r, rudder.Router)
 }
 
-// features serves GET /features, which rudder-server polls.
-func (f *rudderFront) features(w http.ResponseWriter, _ *http.Request) {
+// features serves GET /features, which rudder-server polls; in sidecar
+// mode, the upstream's document with ours merged in (never an error).
+func (f *rudderFront) features(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	w.Write(rudder.AppendFeatures(nil))
+	doc := rudder.AppendFeatures(nil)
+	if f.d.Upstream != nil {
+		doc = f.d.Upstream.Features(r.Context(), doc)
+	}
+	w.Write(doc)
 }
 
 // serve reads the body (gzip or not), runs fn, counts the events and

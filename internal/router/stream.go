@@ -56,6 +56,9 @@ func streamTransform(d Deps, w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	opts, err := pipeline.Query{Include: q.Get("include"), BeaconURL: d.BeaconURL}.Options()
+	if err == nil {
+		err = pipeline.CheckCAPI(dest.Config, opts)
+	}
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -51,6 +51,7 @@ func transform(d Deps) http.HandlerFunc {
 			Include:       r.URL.Query().Get("include"),
 			MaxEvents:     d.MaxBatchEvents,
 			BeaconURL:     d.BeaconURL,
+			CAPIBatchSize: d.CAPIBatchSize,
 		}
 		out := outPool.Get().(*[]byte)
 		resp, sum, err := pipeline.Transform((*out)[:0], d.Store.Current(), in.Bytes(), q)

@@ -140,25 +140,4 @@ func tagValue(v gjson.Result) (string, bool) {
 // number spellings and whitespace kept), except that bytes of invalid UTF-8
 // (which valid JSON can only hold inside strings) become \ufffd, so that the
 // reply is always valid UTF-8 JSON.
-func appendRaw(dst []byte, raw string) []byte {
-	if utf8.ValidString(raw) {
-		return append(dst, raw...)
-	}
-	start := 0
-	for i := 0; i < len(raw); {
-		if raw[i] < utf8.RuneSelf {
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRuneInString(raw[i:])
-		if r == utf8.RuneError && n == 1 {
-			dst = append(dst, raw[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += n
-	}
-	return append(dst, raw[start:]...)
-}
+func appendRaw(dst []byte, raw string) []byte { return spotify.AppendValidUTF8(dst, raw) }

@@ -86,6 +86,15 @@ func parseRouter(body []byte, compacted bool, max int) ([]item, error) {
 	return parseItems(input, dests, max)
 }
 
+// DestTypeOf returns the destType of a router or batch request body (plain
+// or compacted), as parseRouter reads it: ok is false when the body has no
+// top-level destType string. It does not validate the rest of the body; the
+// sidecar uses it to decide which transformer a request is for.
+func DestTypeOf(body []byte) (destType string, ok bool) {
+	v := gjson.GetBytes(bytes.TrimPrefix(body, utf8BOM), "destType")
+	return v.Str, v.Type == gjson.String
+}
+
 // parseItems splits an array of elements into items. With dests (a
 // compacted request) each element's destination is looked up by its
 // metadata.destinationId; an id that names no destination fails the whole

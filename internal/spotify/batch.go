@@ -214,6 +214,17 @@ func AppendResponseTail(dst []byte, sum *Summary) []byte {
 	return append(dst, "}\n"...)
 }
 
+// AppendResponseTailCAPI closes results, appends the summary and then
+// capiRequests: the Conversions API request bodies holding every result's
+// events in order, at most batchSize events each.
+func AppendResponseTailCAPI(dst []byte, sum *Summary, connectionID string, batchSize int, parts ...*CAPIEvents) []byte {
+	dst = append(dst, `],"summary":`...)
+	dst = sum.AppendJSON(dst)
+	dst = append(dst, `,"capiRequests":`...)
+	dst = AppendEnvelopes(dst, connectionID, batchSize, parts...)
+	return append(dst, "}\n"...)
+}
+
 // AppendResponse appends the whole /transform response for batch.
 func (t *Transformer) AppendResponse(dst []byte, destinationID string, batch gjson.Result) ([]byte, Summary) {
 	var sum Summary

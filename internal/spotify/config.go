@@ -42,6 +42,8 @@ type Config struct {
 	oneTrust     []string
 	ketch        []string
 	generic      []consentEntry
+	capiConnID   string        // Conversions API connection id, "" when off
+	capiToken    string        // Conversions API bearer token: a secret, never echoed
 	err          *apperr.Error // non-nil: every event fails with it
 }
 
@@ -92,7 +94,39 @@ func (c *Config) parse(cfg gjson.Result) *apperr.Error {
 	if err := c.parseFilter(cfg); err != nil {
 		return err
 	}
-	return c.parseConsent(cfg)
+	if err := c.parseConsent(cfg); err != nil {
+		return err
+	}
+	return c.parseCAPI(cfg)
+}
+
+// parseCAPI reads the two Conversions API keys (SPEC 8): both or neither.
+func (c *Config) parseCAPI(cfg gjson.Result) *apperr.Error {
+	var vals [2]string
+	for i, key := range [2]string{"capiConnectionId", "capiAccessToken"} {
+		v := cfg.Get(key)
+		if !present(v) {
+			continue
+		}
+		if v.Type != gjson.String || trim(v.Str) == "" {
+			return configErr("%s must be a non-empty string", key)
+		}
+		vals[i] = v.Str
+	}
+	switch {
+	case vals[0] != "" && vals[1] == "":
+		return configErr("capiAccessToken is required when capiConnectionId is set")
+	case vals[0] == "" && vals[1] != "":
+		return configErr("capiConnectionId is required when capiAccessToken is set")
+	}
+	c.capiConnID, c.capiToken = vals[0], vals[1]
+	return nil
+}
+
+// CAPI returns the Conversions API connection id and token, ok false when
+// the destination does not use the Conversions API.
+func (c *Config) CAPI() (connectionID, token string, ok bool) {
+	return c.capiConnID, c.capiToken, c.capiConnID != ""
 }
 
 func (c *Config) parsePixelID(v gjson.Result) *apperr.Error {

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite the expected results of testdata/golden from the engine")
@@ -22,6 +23,7 @@ type goldenCase struct {
 	Covers   []string        `json:"covers,omitempty"`
 	Config   json.RawMessage `json:"config"`
 	Include  string          `json:"include,omitempty"`
+	Now      string          `json:"now,omitempty"` // the clock for CAPI event_time; default goldenNow
 	Event    json.RawMessage `json:"event"`
 	Expected json.RawMessage `json:"expected"`
 }
@@ -49,10 +51,25 @@ func loadGolden(t testing.TB) map[string]*goldenCase {
 	return cases
 }
 
+// goldenNow is the clock of golden cases that do not set "now".
+const goldenNow = "2026-11-30T12:00:00Z"
+
 // runGolden transforms the case's event at batch index 0.
 func runGolden(c *goldenCase) []byte {
 	cfg, _ := ParseConfig(c.Config)
-	tr := NewTransformer(cfg, Options{Beacons: strings.Contains(c.Include, "beacons")})
+	now := goldenNow
+	if c.Now != "" {
+		now = c.Now
+	}
+	clock, err := time.Parse(time.RFC3339Nano, now)
+	if err != nil {
+		panic("golden case " + c.Name + ": bad now: " + err.Error())
+	}
+	tr := NewTransformer(cfg, Options{
+		Beacons: strings.Contains(c.Include, "beacons"),
+		CAPI:    strings.Contains(c.Include, "capi"),
+		Now:     func() time.Time { return clock },
+	})
 	tr.Transform(string(c.Event))
 	return tr.AppendResult(nil, 0)
 }

@@ -151,7 +151,7 @@ func (t *Transformer) appendResult(dst []byte, index int, o *Outcome) []byte {
 	case !present(o.MessageID):
 		dst = append(dst, "null"...)
 	case !utf8.ValidString(o.MessageID.Raw):
-		dst = appendValidUTF8(dst, o.MessageID.Raw)
+		dst = AppendValidUTF8(dst, o.MessageID.Raw)
 	default:
 		dst = append(dst, o.MessageID.Raw...)
 	}
@@ -178,6 +178,9 @@ func (t *Transformer) appendResult(dst []byte, index int, o *Outcome) []byte {
 			dst = append(dst, '}')
 		}
 		dst = append(dst, ']')
+		if t.opts.CAPI {
+			dst = t.appendCAPI(dst)
+		}
 	} else {
 		dst = append(dst, `,"reason":`...)
 		dst = AppendJSONString(dst, bstr(o.reason))
@@ -198,4 +201,22 @@ func (t *Transformer) appendResult(dst []byte, index int, o *Outcome) []byte {
 		dst = append(dst, ']')
 	}
 	return append(dst, '}')
+}
+
+// appendCAPI appends the result's "capi" events or its "capiSkipped" reason,
+// and adds the events to the response's collection.
+func (t *Transformer) appendCAPI(dst []byte) []byte {
+	t.capi.Reset()
+	if _, reason := t.CAPIEvents(&t.capi); reason != "" {
+		dst = append(dst, `,"capiSkipped":`...)
+		return AppendJSONString(dst, reason)
+	}
+	dst = append(dst, `,"capi":[`...)
+	dst = t.capi.AppendAll(dst)
+	if t.capiAll != nil {
+		for i := range t.capi.Len() {
+			t.capiAll.add(t.capi.Event(i))
+		}
+	}
+	return append(dst, ']')
 }

@@ -5,68 +5,15 @@ import (
 	"unsafe"
 
 	"github.com/tidwall/gjson"
+
+	"spotifypixel/internal/jstext"
 )
 
-// isJSSpace reports whether r is trimmed by JavaScript's String.prototype.trim:
-// ECMAScript WhiteSpace (TAB, VT, FF, ZWNBSP and every Zs) plus LineTerminator.
-func isJSSpace(r rune) bool {
-	switch r {
-	case '\t', '\n', '\v', '\f', '\r', ' ', 0xA0, 0x1680, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000, 0xFEFF:
-		return true
-	}
-	return r >= 0x2000 && r <= 0x200A
-}
+// trim is JavaScript's String.prototype.trim (SPEC 2.1).
+func trim(s string) string { return jstext.Trim(s) }
 
-// trim removes leading and trailing whitespace exactly as JavaScript's trim does,
-// without allocating.
-func trim(s string) string {
-	for len(s) > 0 {
-		if c := s[0]; c < utf8.RuneSelf {
-			if !isJSSpace(rune(c)) {
-				break
-			}
-			s = s[1:]
-			continue
-		}
-		r, n := utf8.DecodeRuneInString(s)
-		if !isJSSpace(r) {
-			break
-		}
-		s = s[n:]
-	}
-	for len(s) > 0 {
-		if c := s[len(s)-1]; c < utf8.RuneSelf {
-			if !isJSSpace(rune(c)) {
-				break
-			}
-			s = s[:len(s)-1]
-			continue
-		}
-		r, n := utf8.DecodeLastRuneInString(s)
-		if !isJSSpace(r) {
-			break
-		}
-		s = s[:len(s)-n]
-	}
-	return s
-}
-
-// lowerASCII folds A–Z only, as the SPEC asks; it allocates only when s has an
-// upper-case ASCII letter.
-func lowerASCII(s string) string {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= 'A' && c <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if b[j] >= 'A' && b[j] <= 'Z' {
-					b[j] += 'a' - 'A'
-				}
-			}
-			return string(b)
-		}
-	}
-	return s
-}
+// lowerASCII folds A–Z only (SPEC 2.1).
+func lowerASCII(s string) string { return jstext.LowerASCII(s) }
 
 // equalFoldASCII compares a and b ignoring ASCII case only.
 func equalFoldASCII(a, b string) bool {
@@ -178,10 +125,13 @@ func appendQueryEscape(dst []byte, s string) []byte {
 // string is in use.
 func bstr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
-// appendValidUTF8 appends raw JSON text, writing each invalid UTF-8 byte as
+// AppendValidUTF8 appends raw JSON text, writing each invalid UTF-8 byte as
 // \ufffd: in valid JSON such bytes can only stand inside strings, so the
 // result stays valid JSON and becomes valid UTF-8.
-func appendValidUTF8(dst []byte, raw string) []byte {
+func AppendValidUTF8(dst []byte, raw string) []byte {
+	if utf8.ValidString(raw) {
+		return append(dst, raw...)
+	}
 	start := 0
 	for i := 0; i < len(raw); {
 		if raw[i] < utf8.RuneSelf {

@@ -5,6 +5,7 @@
 package spotify
 
 import (
+	"time"
 	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
@@ -17,8 +18,10 @@ const DefaultBeaconURL = "https://img.byspotify.com/"
 
 // Options select optional outputs of a transformation.
 type Options struct {
-	Beacons   bool   // add the image-pixel URL to each conversion and view call
-	BeaconURL string // base of beacon URLs; empty means DefaultBeaconURL
+	Beacons   bool             // add the image-pixel URL to each conversion and view call
+	BeaconURL string           // base of beacon URLs; empty means DefaultBeaconURL
+	CAPI      bool             // add each ok result's Conversions API events (SPEC 8)
+	Now       func() time.Time // the clock for event_time; nil means time.Now
 }
 
 // Transformer applies one Config to events. It reuses its buffers between
@@ -35,7 +38,9 @@ type Transformer struct {
 	viewIdx map[string]int // view key → position, once the view is large
 	viewMap bool           // viewIdx is in use for the current page event
 	scratch []byte
-	utf8OK  bool // the text being transformed is known to be valid UTF-8
+	utf8OK  bool        // the text being transformed is known to be valid UTF-8
+	capi    CAPIEvents  // the current result's Conversions API events
+	capiAll *CAPIEvents // where every result's CAPI events are collected, or nil
 }
 
 // member is one key of the view call's params.
@@ -59,8 +64,12 @@ func (t *Transformer) Reset(cfg *Config, opts Options) {
 	if opts.BeaconURL == "" {
 		opts.BeaconURL = DefaultBeaconURL
 	}
-	t.cfg, t.opts, t.utf8OK = cfg, opts, false
+	t.cfg, t.opts, t.utf8OK, t.capiAll = cfg, opts, false, nil
 }
+
+// CollectCAPI makes the Transformer add every result's Conversions API
+// events to all (with Options.CAPI), for the response's envelopes.
+func (t *Transformer) CollectCAPI(all *CAPIEvents) { t.capiAll = all }
 
 // Config returns the configuration the Transformer applies.
 func (t *Transformer) Config() *Config { return t.cfg }

@@ -1,0 +1,364 @@
+package router
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/bits"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"spotifypixel/internal/apperr"
+)
+
+// DefaultMaxJSONDepth is the deepest nesting of JSON arrays and objects a
+// request body may have when Deps.MaxJSONDepth is 0. Real events nest a
+// dozen levels; every JSON parser on the way (gjson's validator recurses
+// once per level, encoding/json stops at 10,000) is safe far below this.
+const DefaultMaxJSONDepth = 1000
+
+// limits are the protections of the routes that take a body (every method
+// but GET and HEAD): a cap on concurrent requests, a deadline per request and
+// a cap on JSON nesting. The operational routes (/health, /ready, /metrics,
+// /features) are GETs and never wait behind them.
+type limits struct {
+	sem      chan struct{} // nil: no in-flight limit
+	rejected prometheus.Counter
+	timeout  time.Duration // 0: none
+	depth    int
+	maxBody  int64
+}
+
+func newLimits(d Deps) *limits {
+	l := &limits{timeout: d.RequestTimeout, depth: d.MaxJSONDepth, maxBody: d.MaxBodyBytes}
+	if l.depth <= 0 {
+		l.depth = DefaultMaxJSONDepth
+	}
+	if d.MaxInFlight > 0 {
+		l.sem = make(chan struct{}, d.MaxInFlight)
+	}
+	if d.Metrics != nil && d.Metrics.Rejected != nil {
+		l.rejected = d.Metrics.Rejected.WithLabelValues("in_flight_limit")
+	}
+	return l
+}
+
+// middleware applies the limits in order: admission, deadline, nesting.
+func (l *limits) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if l.sem != nil {
+			select {
+			case l.sem <- struct{}{}:
+				defer func() { <-l.sem }()
+			default:
+				l.reject(w, r)
+				return
+			}
+		}
+		if l.timeout > 0 && !isNDJSON(r) {
+			// NDJSON streams are exempt: they renew their own deadlines
+			// per chunk (stream.go), so that silence is bounded, not length.
+			ctx, cancel := context.WithTimeout(r.Context(), l.timeout)
+			defer cancel()
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(l.timeout))
+			r = r.WithContext(ctx)
+			if hasBody(r) {
+				r.Body = &deadlineBody{ReadCloser: r.Body, timeout: l.timeout}
+			}
+		}
+		if hasBody(r) {
+			stop := l.guardNesting(r)
+			defer stop()
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// reject answers 503 with Retry-After: the request was not started, so the
+// client may send it again unchanged.
+func (l *limits) reject(w http.ResponseWriter, r *http.Request) {
+	if l.rejected != nil {
+		l.rejected.Inc()
+	}
+	w.Header().Set("Retry-After", "1")
+	writeError(w, r, apperr.New(apperr.Unavailable,
+		"the server is at its limit of %d concurrent requests; retry later", cap(l.sem)))
+}
+
+func hasBody(r *http.Request) bool { return r.Body != nil && r.Body != http.NoBody }
+
+// errBodyTimeout is why a body read failed when the request timeout passed
+// first; writeError answers it with 408.
+type errBodyTimeout struct{ timeout time.Duration }
+
+func (e *errBodyTimeout) Error() string {
+	return "the request body did not arrive within the request timeout of " + e.timeout.String()
+}
+
+// deadlineBody names the request timeout when a read hits the deadline.
+type deadlineBody struct {
+	io.ReadCloser
+	timeout time.Duration
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		err = &errBodyTimeout{timeout: b.timeout}
+	}
+	return n, err
+}
+
+// errTooDeep is why a body read failed when the JSON nests too deep.
+type errTooDeep struct{ max int }
+
+func (e *errTooDeep) Error() string {
+	return fmt.Sprintf("request body nests JSON arrays and objects deeper than %d levels", e.max)
+}
+
+// guardNesting wraps the body so that JSON nesting deeper than the limit
+// never reaches a parser: gjson's validator recurses once per level, and a
+// 10 MB body of "[" would overflow the goroutine stack (a fatal error that
+// no recover catches). A JSON body fails to read (400); an NDJSON line that
+// goes too deep is cut at the limit, so it alone fails (as invalid JSON)
+// and its neighbours are unaffected. A gzip body is checked inflated, as the
+// handlers that inflate it see it. The returned stop releases the guard.
+func (l *limits) guardNesting(r *http.Request) (stop func()) {
+	lines := isNDJSON(r)
+	switch strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))) {
+	case "gzip", "x-gzip":
+		// The RudderStack routes (and the sidecar's upstream) inflate a
+		// gzip body; /transform reads every body as it comes.
+		if !lines && r.URL.Path != "/transform" {
+			g := &gzipDepthBody{ReadCloser: r.Body, max: l.depth, limit: l.maxBody}
+			r.Body = g
+			return g.stop
+		}
+	}
+	r.Body = &depthBody{ReadCloser: r.Body, s: depthScanner{max: l.depth, lines: lines}}
+	return func() {}
+}
+
+// depthScanner follows JSON's lexical structure (strings, escapes,
+// brackets) and counts the nesting depth, in one pass at about three times
+// the speed of parsing (string contents are skipped eight bytes at a time).
+type depthScanner struct {
+	max, depth int
+	inString   bool
+	escaped    bool
+	lines      bool // NDJSON: every line starts afresh
+	cut        bool // NDJSON: this line went too deep; drop the rest of it
+	cutAt      int  // where scan found the bracket too deep
+}
+
+// filter scans p. For JSON it returns len(p), or an error once the nesting
+// goes too deep. For NDJSON it removes the rest of every line that goes too
+// deep (compacting p) and returns the length kept.
+func (s *depthScanner) filter(p []byte) (int, error) {
+	if !s.lines {
+		if s.scan(p) >= 0 {
+			return 0, &errTooDeep{max: s.max}
+		}
+		return len(p), nil
+	}
+	w := 0 // bytes kept; w < i only once a line was cut
+	keep := func(from, to int) {
+		if w != from {
+			copy(p[w:], p[from:to])
+		}
+		w += to - from
+	}
+	for i := 0; i < len(p); {
+		end := len(p)
+		if nl := bytes.IndexByte(p[i:], '\n'); nl >= 0 {
+			end = i + nl
+		}
+		switch {
+		case s.cut:
+		case s.scan(p[i:end]) >= 0:
+			keep(i, i+s.cutAt)
+			s.cut = true
+		default:
+			keep(i, end)
+		}
+		if end < len(p) {
+			*s = depthScanner{max: s.max, lines: true}
+			keep(end, end+1)
+			end++
+		}
+		i = end
+	}
+	return w, nil
+}
+
+// scan follows p and returns the index of the opening bracket that goes
+// deeper than max (also kept in cutAt), or -1. Its state stays in registers.
+func (s *depthScanner) scan(p []byte) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	depth, inString, escaped := s.depth, s.inString, s.escaped
+	defer func() { s.depth, s.inString, s.escaped = depth, inString, escaped }()
+	i := 0
+	for i < len(p) {
+		if !inString {
+			switch p[i] {
+			case '"':
+				inString = true
+			case '[', '{':
+				if depth++; depth > s.max {
+					s.cutAt = i
+					return i
+				}
+			case ']', '}':
+				if depth > 0 {
+					depth--
+				}
+			}
+			i++
+			continue
+		}
+		if escaped {
+			escaped = false
+			i++
+			continue
+		}
+		for i+8 <= len(p) {
+			x := binary.LittleEndian.Uint64(p[i:])
+			q, b := x^('"'*ones), x^('\\'*ones)
+			// The lowest set high bit marks the first zero byte exactly.
+			if m := ((q - ones) &^ q & highs) | ((b - ones) &^ b & highs); m != 0 {
+				i += bits.TrailingZeros64(m) / 8
+				break
+			}
+			i += 8
+		}
+		for i < len(p) && p[i] != '"' && p[i] != '\\' {
+			i++
+		}
+		if i < len(p) {
+			inString, escaped = p[i] != '"', p[i] == '\\'
+			i++
+		}
+	}
+	return -1
+}
+
+// depthBody runs a depthScanner over the body as the handler reads it.
+type depthBody struct {
+	io.ReadCloser
+	s depthScanner
+}
+
+func (b *depthBody) Read(p []byte) (int, error) {
+	for {
+		n, err := b.ReadCloser.Read(p)
+		kept, serr := b.s.filter(p[:n])
+		if serr != nil {
+			return kept, serr
+		}
+		if kept > 0 || err != nil || n == 0 {
+			return kept, err
+		}
+		// A whole read fell in a line being cut: read on, so that a
+		// reader never sees (0, nil).
+	}
+}
+
+// gzipDepthBody checks the inflated text of a gzip body while the handler
+// reads (and inflates) the compressed bytes: every compressed chunk the
+// handler reads is also fed, through a pipe, to a checker goroutine that
+// inflates it (at most limit bytes) and scans it. The handler's last read
+// waits for the checker's verdict, so a body too deep always fails to read.
+type gzipDepthBody struct {
+	io.ReadCloser
+	max     int
+	limit   int64
+	pw      *io.PipeWriter
+	done    chan error // the checker's verdict; buffered, sent once
+	verdict error
+	settled bool
+}
+
+func (g *gzipDepthBody) Read(p []byte) (int, error) {
+	if g.pw == nil {
+		g.start()
+	}
+	if err := g.result(false); err != nil {
+		return 0, err
+	}
+	n, err := g.ReadCloser.Read(p)
+	if n > 0 {
+		g.pw.Write(p[:n]) // fails only once the checker is done: ignored
+	}
+	if err == io.EOF {
+		g.pw.Close()
+		if v := g.result(true); v != nil {
+			return n, v
+		}
+	} else if v := g.result(false); v != nil {
+		return n, v
+	}
+	return n, err
+}
+
+func (g *gzipDepthBody) start() {
+	pr, pw := io.Pipe()
+	g.pw, g.done = pw, make(chan error, 1)
+	max, limit := g.max, g.limit
+	go func() {
+		var verdict error
+		if zr, err := gzip.NewReader(pr); err == nil { // bad gzip: the handler says so
+			s := depthScanner{max: max}
+			buf := make([]byte, 32<<10)
+			in := io.Reader(zr)
+			if limit > 0 {
+				in = io.LimitReader(zr, limit)
+			}
+			for verdict == nil {
+				n, err := in.Read(buf)
+				_, verdict = s.filter(buf[:n])
+				if err != nil {
+					break
+				}
+			}
+		}
+		pr.Close() // later writes fail at once instead of blocking
+		g.done <- verdict
+	}()
+}
+
+// result returns the checker's verdict, waiting for it when wait is set.
+func (g *gzipDepthBody) result(wait bool) error {
+	if g.settled || g.done == nil {
+		return g.verdict
+	}
+	if wait {
+		g.verdict, g.settled = <-g.done, true
+		return g.verdict
+	}
+	select {
+	case g.verdict = <-g.done:
+		g.settled = true
+	default:
+	}
+	return g.verdict
+}
+
+// stop ends the checker when the handler did not read the body to its end.
+func (g *gzipDepthBody) stop() {
+	if g.pw != nil {
+		g.pw.CloseWithError(io.ErrUnexpectedEOF)
+		g.result(true)
+	}
+}
