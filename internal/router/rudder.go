@@ -76,7 +76,7 @@ func (f *rudderFront) serve(w http.ResponseWriter, r *http.Request, fn transform
 		writeError(w, r, err)
 		return
 	}
-	opts := rudder.Options{BeaconURL: f.d.BeaconURL, MaxEvents: f.d.MaxBatchEvents}
+	opts := rudder.Options{BeaconURL: f.d.BeaconURL, MaxEvents: f.d.MaxBatchEvents, CAPIURL: f.d.CAPIURL, CAPIBatchSize: f.d.CAPIBatchSize}
 	out := outPool.Get().(*[]byte)
 	resp, sum, err := fn((*out)[:0], in.Bytes(), rudder.IsCompacted(r.Header.Get("X-Content-Format")), opts)
 	defer func() {

@@ -30,8 +30,10 @@ const CompactedFormat = "json+compactedv1"
 
 // Options configure one transformation request.
 type Options struct {
-	BeaconURL string // endpoint of every delivery request; empty: Spotify's image pixel
-	MaxEvents int    // most events (array elements) accepted; 0: no limit
+	BeaconURL     string // endpoint of every delivery request; empty: Spotify's image pixel
+	MaxEvents     int    // most events (array elements) accepted; 0: no limit
+	CAPIURL       string // Conversions API endpoint; empty: DefaultCAPIURL
+	CAPIBatchSize int    // most events per router CAPI envelope; 0: 500
 }
 
 func (o Options) beaconURL() string {
@@ -97,5 +99,6 @@ func Router(dst, body []byte, compacted bool, opts Options) ([]byte, spotify.Sum
 	for i := range items {
 		dst = r.appendRouterItem(dst, &items[i])
 	}
+	dst = r.appendRouterCAPI(dst)
 	return append(dst, "]}\n"...), r.sum, nil
 }

@@ -29,6 +29,10 @@ type run struct {
 	headers []byte // the current event's delivery headers, as JSON
 	userID  []byte // the current event's delivery userId, as JSON
 	sum     spotify.Summary
+
+	capi        spotify.CAPIEvents    // the current event's CAPI events (processor)
+	capiBatches map[string]*capiBatch // router: CAPI events per destination
+	capiOrder   []string              // router: destinations in first-seen order
 }
 
 func newRun(opts Options, feature string) *run {
@@ -107,7 +111,7 @@ func (r *run) appendProcessorItem(dst []byte, it *item) []byte {
 		}
 		dst = append(dst, `,"statusCode":200}`...)
 	}
-	return dst
+	return r.appendProcessorCAPI(dst, d.tr, it.metadata)
 }
 
 // appendRouterItem appends the router reply entry of one item: its
@@ -154,6 +158,8 @@ func (r *run) appendRouterItem(dst []byte, it *item) []byte {
 	if v.beacons > 1 {
 		dst = append(dst, ']')
 	}
+	id, _ := idOf(it.destination.Get("ID"))
+	r.collectRouterCAPI(d.tr, id, d.destination, it.metadata)
 	return r.appendRouterTail(dst, it, d.destination)
 }
 
