@@ -38,6 +38,13 @@ func benchTransformer(tb testing.TB, rawConfig []byte) *Transformer {
 	return NewTransformer(cfg, Options{Beacons: true})
 }
 
+// heapBytes returns the process's cumulative bytes allocated on the heap.
+func heapBytes() uint64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.TotalAlloc
+}
+
 // mallocs returns the process's cumulative heap allocation count.
 func mallocs() uint64 {
 	var m runtime.MemStats
@@ -57,15 +64,16 @@ func BenchmarkTransform(b *testing.B) {
 	b.SetBytes(eventBytes)
 	b.ReportAllocs()
 	b.ResetTimer()
-	before := mallocs()
+	before, beforeBytes := mallocs(), heapBytes()
 	for i := 0; i < b.N; i++ {
 		out, _ = tr.AppendResponse(out[:0], "bench", batch)
 	}
-	after := mallocs()
+	after, afterBytes := mallocs(), heapBytes()
 	b.StopTimer()
 	events := float64(b.N) * benchEvents
 	b.ReportMetric(events/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(after-before)/events, "allocs/event")
+	b.ReportMetric(float64(afterBytes-beforeBytes)/events, "B/event")
 	b.ReportMetric(float64(len(out))/float64(eventBytes), "outB/inB")
 }
 
