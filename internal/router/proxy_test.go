@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -15,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/tidwall/gjson"
@@ -409,9 +412,11 @@ func TestSidecarAuthAndRequestID(t *testing.T) {
 
 // TestSidecarStreams: the request body reaches the upstream before the
 // client has finished sending it, and the answer reaches the client before
-// the upstream has finished writing it.
+// the upstream has finished writing it. Every wait is bounded, so that a
+// proxy that buffers fails the test instead of hanging it.
 func TestSidecarStreams(t *testing.T) {
 	gotFirst, sendRest := make(chan string, 1), make(chan struct{})
+	var release sync.Once
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		buf := make([]byte, 5)
 		io.ReadFull(r.Body, buf)
@@ -419,21 +424,33 @@ func TestSidecarStreams(t *testing.T) {
 		rest, _ := io.ReadAll(r.Body)
 		w.Write(append(rest, '\n'))
 		w.(http.Flusher).Flush()
-		<-sendRest
-		w.Write([]byte("done\n"))
+		select {
+		case <-sendRest:
+			w.Write([]byte("done\n"))
+		case <-r.Context().Done():
+		}
 	}))
 	defer up.Close()
+	defer release.Do(func() { close(sendRest) })
 	srv, _ := startSidecar(t, up.URL)
 	pr, pw := io.Pipe()
 	go func() {
 		pw.Write([]byte("part1"))
-		if got := <-gotFirst; got != "part1" {
-			t.Errorf("upstream read %q", got)
+		select {
+		case got := <-gotFirst:
+			if got != "part1" {
+				t.Errorf("upstream read %q", got)
+			}
+			pw.Write([]byte("part2"))
+			pw.Close()
+		case <-time.After(10 * time.Second):
+			t.Error("the request body did not reach the upstream while being sent")
+			pw.CloseWithError(errors.New("not streamed"))
 		}
-		pw.Write([]byte("part2"))
-		pw.Close()
 	}()
-	req, _ := http.NewRequest("POST", srv.URL+"/v0/sources/stream", pr)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL+"/v0/sources/stream", pr)
 	resp, err := rawClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -443,7 +460,7 @@ func TestSidecarStreams(t *testing.T) {
 	if line, err := br.ReadString('\n'); line != "part2\n" || err != nil {
 		t.Fatalf("first line %q %v", line, err)
 	}
-	close(sendRest)
+	release.Do(func() { close(sendRest) })
 	if rest, _ := io.ReadAll(br); string(rest) != "done\n" {
 		t.Errorf("rest %q", rest)
 	}
