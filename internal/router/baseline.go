@@ -16,16 +16,11 @@ func Baseline(d Deps, response []byte) http.Handler {
 	r.Group(func(r chi.Router) {
 		r.Use(bearerAuth(d.AuthToken))
 		r.Post("/transform", func(w http.ResponseWriter, r *http.Request) {
-			if err := checkJSON(r); err != nil {
-				writeError(w, r, err)
+			in, ok := readJSONBody(w, r, d.MaxBodyBytes)
+			if !ok {
 				return
 			}
-			in := getBuf()
 			defer putBuf(in)
-			if err := readBody(w, r, in, d.MaxBodyBytes); err != nil {
-				writeError(w, r, err)
-				return
-			}
 			w.Header().Set("Content-Type", "application/json")
 			w.Write(response)
 		})

@@ -36,16 +36,11 @@ func transform(d Deps) http.HandlerFunc {
 			streamTransform(d, w, r)
 			return
 		}
-		if err := checkJSON(r); err != nil {
-			writeError(w, r, err)
+		in, ok := readJSONBody(w, r, d.MaxBodyBytes)
+		if !ok {
 			return
 		}
-		in := getBuf()
 		defer putBuf(in)
-		if err := readBody(w, r, in, d.MaxBodyBytes); err != nil {
-			writeError(w, r, err)
-			return
-		}
 		q := pipeline.Query{
 			DestinationID: r.URL.Query().Get("destination"),
 			Include:       r.URL.Query().Get("include"),
@@ -70,6 +65,22 @@ func transform(d Deps) http.HandlerFunc {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(resp)
 	}
+}
+
+// readJSONBody checks the content type and reads the body into a pooled
+// buffer (the caller puts it back); on failure it has answered the error.
+func readJSONBody(w http.ResponseWriter, r *http.Request, max int64) (*bytes.Buffer, bool) {
+	if err := checkJSON(r); err != nil {
+		writeError(w, r, err)
+		return nil, false
+	}
+	in := getBuf()
+	if err := readBody(w, r, in, max); err != nil {
+		putBuf(in)
+		writeError(w, r, err)
+		return nil, false
+	}
+	return in, true
 }
 
 // isNDJSON reports whether the body is a stream of events, one per line.
