@@ -266,6 +266,7 @@ func checkResults(t *testing.T, s *server, c badCase, raws []json.RawMessage, ev
 	if len(raws) != len(c.results) || len(events) != len(c.results) {
 		t.Fatalf("%d results for %d events, want %d", len(raws), len(events), len(c.results))
 	}
+	alone := map[string]string{} // event → its result alone ("" when not a 200)
 	for i, raw := range raws {
 		var res result
 		if err := json.Unmarshal(raw, &res); err != nil {
@@ -275,15 +276,20 @@ func checkResults(t *testing.T, s *server, c badCase, raws []json.RawMessage, ev
 		if res.Index != i || res.Status != want[0] || !strings.Contains(res.Reason, want[1]) {
 			t.Errorf("result %d: index %d status %q reason %.200q, want %s %q", i, res.Index, res.Status, res.Reason, want[0], want[1])
 		}
-		alone := `{"batch":[` + events[i] + `]}`
-		if dest != "" {
-			alone = `{"destination":` + dest + `,"batch":[` + events[i] + `]}`
+		first, seen := alone[events[i]]
+		if !seen {
+			body := `{"batch":[` + events[i] + `]}`
+			if dest != "" {
+				body = `{"destination":` + dest + `,"batch":[` + events[i] + `]}`
+			}
+			if single := s.do(http.MethodPost, c.path, "application/json", []byte(body)); single.status == 200 {
+				first = gjson.GetBytes(single.body, "results.0").Raw
+			}
+			alone[events[i]] = first
 		}
-		single := s.do(http.MethodPost, c.path, "application/json", []byte(alone))
-		if single.status != 200 {
+		if first == "" {
 			continue // not JSON on its own (an NDJSON line that is not JSON)
 		}
-		first := gjson.GetBytes(single.body, "results.0").Raw
 		if dropIndexField(first) != dropIndexField(string(raw)) {
 			t.Errorf("result %d differs from the event's result alone:\n batch: %.300s\n alone: %.300s", i, raw, first)
 		}

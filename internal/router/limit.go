@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"spotifypixel/internal/apperr"
+	"spotifypixel/internal/rudder"
 )
 
 // DefaultMaxJSONDepth is the deepest nesting of JSON arrays and objects a
@@ -35,10 +36,11 @@ type limits struct {
 	timeout  time.Duration // 0: none
 	depth    int
 	maxBody  int64
+	sidecar  bool // requests for other destinations go to the upstream, unparsed here
 }
 
 func newLimits(d Deps) *limits {
-	l := &limits{timeout: d.RequestTimeout, depth: d.MaxJSONDepth, maxBody: d.MaxBodyBytes}
+	l := &limits{timeout: d.RequestTimeout, depth: d.MaxJSONDepth, maxBody: d.MaxBodyBytes, sidecar: d.Upstream != nil}
 	if l.depth <= 0 {
 		l.depth = DefaultMaxJSONDepth
 	}
@@ -78,7 +80,7 @@ func (l *limits) middleware(next http.Handler) http.Handler {
 				r.Body = &deadlineBody{ReadCloser: r.Body, timeout: l.timeout}
 			}
 		}
-		if hasBody(r) {
+		if hasBody(r) && l.mayParse(r) {
 			stop := l.guardNesting(r)
 			defer stop()
 		}
@@ -98,6 +100,24 @@ func (l *limits) reject(w http.ResponseWriter, r *http.Request) {
 }
 
 func hasBody(r *http.Request) bool { return r.Body != nil && r.Body != http.NoBody }
+
+// mayParse reports whether this service may parse the body of r. In sidecar
+// mode the bodies that can only be proxied (proxy.go) are passed through
+// unchecked: the upstream parses them, and checking would cost a scan (and
+// for gzip an extra inflation) of traffic this service never reads. The
+// routes that decide by the body (/routerTransform, /batch) are checked.
+func (l *limits) mayParse(r *http.Request) bool {
+	if !l.sidecar {
+		return true
+	}
+	switch p := r.URL.Path; {
+	case p == "/transform", p == "/routerTransform", p == "/batch":
+		return true
+	case strings.HasPrefix(p, "/v0/destinations/"):
+		return rudder.IsDestination(strings.TrimPrefix(p, "/v0/destinations/"))
+	}
+	return false
+}
 
 // errBodyTimeout is why a body read failed when the request timeout passed
 // first; writeError answers it with 408.

@@ -147,6 +147,8 @@ func logRequest(log *zap.Logger, r *http.Request, route string, status, bytes in
 		fields = append(fields, zap.String("error", i.err))
 	}
 	switch {
+	case status == http.StatusServiceUnavailable:
+		log.Warn("request", fields...) // over the in-flight limit, or draining: expected, not a bug
 	case status >= 500:
 		log.Error("request", fields...)
 	case route == "/health" || route == "/ready" || route == "/metrics" || route == "/features":

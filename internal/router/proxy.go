@@ -140,7 +140,7 @@ func (s *sidecar) destinedHere(r *http.Request) (bool, error) {
 	}
 	n, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
 	if err != nil {
-		return false, &apperr.Error{Code: apperr.BadRequest, Message: "reading request body: " + err.Error(), Err: err}
+		return false, &apperr.Error{Code: apperr.BadRequest, Message: bodyReadError(err), Err: err}
 	}
 	raw := buf.Bytes()
 	if n > limit {

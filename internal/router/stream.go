@@ -28,15 +28,16 @@ var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10
 
 // ndjsonStream holds the state of one streamed request.
 type ndjsonStream struct {
-	d       Deps
-	w       http.ResponseWriter
-	rc      *http.ResponseController
-	t       *spotify.Transformer
-	out     []byte
-	line    []byte
-	sum     spotify.Summary
-	index   int
-	timeout time.Duration
+	d        Deps
+	w        http.ResponseWriter
+	rc       *http.ResponseController
+	t        *spotify.Transformer
+	out      []byte
+	line     []byte
+	sum      spotify.Summary
+	index    int
+	timeout  time.Duration
+	extended time.Time // when the deadlines were last renewed
 }
 
 // streamTransform serves POST /transform with an NDJSON body: it reads one
@@ -72,6 +73,9 @@ func streamTransform(d Deps, w http.ResponseWriter, r *http.Request) {
 	_ = s.rc.EnableFullDuplex()
 	w.Header().Set("Content-Type", ndjsonType)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	// One stream per connection: a stream cut short leaves its body unread,
+	// so the connection cannot carry another request.
+	w.Header().Set("Connection", "close")
 	w.WriteHeader(http.StatusOK)
 
 	br := readers.Get().(*bufio.Reader)
@@ -94,6 +98,9 @@ func streamTransform(d Deps, w http.ResponseWriter, r *http.Request) {
 		s.out = spotify.AppendJSONString(s.out, dest.Config.PixelID)
 		s.out = append(s.out, "}\n"...)
 	}
+	// A stalled stream ran out of both deadlines: give the last write its own,
+	// so the client still gets the results so far and the error line.
+	_ = s.rc.SetWriteDeadline(time.Now().Add(s.timeout))
 	s.flush()
 }
 
@@ -102,6 +109,11 @@ func streamTransform(d Deps, w http.ResponseWriter, r *http.Request) {
 func (s *ndjsonStream) run(br *bufio.Reader) error {
 	s.extendDeadlines()
 	for {
+		// A stream that keeps sending lines keeps its deadlines fresh (renewed
+		// at most once a second: it is a timer update, not free).
+		if time.Since(s.extended) > time.Second {
+			s.extendDeadlines()
+		}
 		line, tooLong, err := s.readLine(br)
 		if len(bytes.TrimSpace(line)) > 0 || tooLong {
 			s.event(line, tooLong)
@@ -110,7 +122,7 @@ func (s *ndjsonStream) run(br *bufio.Reader) error {
 			return nil
 		}
 		if err != nil {
-			return errors.New("reading request body: " + err.Error())
+			return errors.New(bodyReadError(err))
 		}
 		if len(s.out) >= flushBytes {
 			if !s.flush() {
@@ -173,7 +185,8 @@ func (s *ndjsonStream) flush() bool {
 // extendDeadlines gives a long stream fresh read and write deadlines at each
 // step, so that the server's timeouts bound the silence, not the stream.
 func (s *ndjsonStream) extendDeadlines() {
-	at := time.Now().Add(s.timeout)
+	s.extended = time.Now()
+	at := s.extended.Add(s.timeout)
 	_ = s.rc.SetReadDeadline(at)
 	_ = s.rc.SetWriteDeadline(at)
 }

@@ -3,7 +3,9 @@ package router
 import (
 	"bytes"
 	"errors"
+	"io"
 	"mime"
+	"net"
 	"net/http"
 	"sync"
 
@@ -120,7 +122,29 @@ func readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer, max int
 		if errors.As(err, &tooBig) {
 			return apperr.New(apperr.TooLarge, "request body is more than the limit of %d bytes", max)
 		}
-		return &apperr.Error{Code: apperr.BadRequest, Message: "reading request body: " + err.Error(), Err: err}
+		return &apperr.Error{Code: apperr.BadRequest, Message: bodyReadError(err), Err: err}
 	}
 	return nil
+}
+
+// bodyReadError describes a failed body read without the network error's
+// text, which names the client's address (logs must never hold an IP).
+func bodyReadError(err error) string {
+	var ne net.Error
+	var ae *apperr.Error
+	var timeout *errBodyTimeout
+	var deep *errTooDeep
+	switch {
+	case errors.As(err, &ae):
+		return ae.Message
+	case errors.As(err, &timeout):
+		return "reading request body: " + timeout.Error()
+	case errors.As(err, &deep):
+		return "reading request body: " + deep.Error()
+	case errors.As(err, &ne) && ne.Timeout():
+		return "reading request body: timed out waiting for data"
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return "reading request body: the body ended early"
+	}
+	return "reading request body: the connection failed"
 }
