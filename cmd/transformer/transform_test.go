@@ -76,6 +76,7 @@ func TestTransformRefusesBadInput(t *testing.T) {
 		{`{"batch":[]}`, []string{"-destination", "nope"}, `"nope"`},
 		{`{"batch":`, []string{"-destination", "demo"}, "not valid JSON"},
 		{`{"batch":[]}`, []string{"-destination", "demo", "-include", "everything"}, "everything"},
+		{`{"batch":` + strings.Repeat("[", 2_000_000), []string{"-destination", "demo"}, "deeper than 1000 levels"},
 	}
 	for _, c := range cases {
 		_, err := runCLI(t, c.stdin, append([]string{"transform"}, c.args...)...)

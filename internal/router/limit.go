@@ -56,7 +56,11 @@ func newLimits(d Deps) *limits {
 // middleware applies the limits in order: admission, deadline, nesting.
 func (l *limits) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		// GETs are cheap; in sidecar mode, requests that only pass through
+		// to rudder-transformer are bounded by it, not by this service's
+		// limits (a slow user transformation must not become a 502 here,
+		// nor other destinations' traffic use up Spotify Pixel's capacity).
+		if r.Method == http.MethodGet || r.Method == http.MethodHead || !l.mayParse(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -80,7 +84,7 @@ func (l *limits) middleware(next http.Handler) http.Handler {
 				r.Body = &deadlineBody{ReadCloser: r.Body, timeout: l.timeout}
 			}
 		}
-		if hasBody(r) && l.mayParse(r) {
+		if hasBody(r) {
 			stop := l.guardNesting(r)
 			defer stop()
 		}

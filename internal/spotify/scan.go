@@ -217,3 +217,29 @@ func unquote(raw string) string {
 
 // value parses a raw JSON value the engine is about to read.
 func value(raw string) gjson.Result { return gjson.Parse(raw) }
+
+// MaxDepth is the deepest nesting of arrays and objects a request may have:
+// gjson's validator recurses once per level, and a body of millions of "["
+// would overflow the stack, a fatal error no recover catches.
+const MaxDepth = 1000
+
+// NestingWithin reports whether the JSON text s nests arrays and objects at
+// most max levels deep; it skips strings, so brackets inside them don't count.
+func NestingWithin(s string, max int) bool {
+	depth := 0
+	for i := 0; i < len(s); {
+		switch s[i] {
+		case '"':
+			i = skipString(s, i)
+			continue
+		case '{', '[':
+			if depth++; depth > max {
+				return false
+			}
+		case '}', ']':
+			depth--
+		}
+		i++
+	}
+	return true
+}

@@ -3,6 +3,7 @@ package spotify
 import (
 	"encoding/json"
 	"net/url"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -65,6 +66,19 @@ func TestAppendQueryEscape(t *testing.T) {
 		back, err := url.QueryUnescape(got)
 		if err != nil || back != s {
 			t.Errorf("%q → %q → %q %v", s, got, back, err)
+		}
+	}
+}
+
+func TestNestingWithin(t *testing.T) {
+	for s, want := range map[string]bool{
+		`{}`: true, `[[[]]]`: true, `"[[[[[["`: true, `{"a":"\"[["}`: true,
+		strings.Repeat("[", 5) + strings.Repeat("]", 5):             true,
+		strings.Repeat("[", 6) + strings.Repeat("]", 6):             false,
+		strings.Repeat("{\"a\":", 6) + "1" + strings.Repeat("}", 6): false,
+	} {
+		if got := NestingWithin(s, 5); got != want {
+			t.Errorf("NestingWithin(%.40q, 5) = %v, want %v", s, got, want)
 		}
 	}
 }
