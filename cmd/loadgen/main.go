@@ -188,10 +188,15 @@ func attack(ctx context.Context, c config, name, base string, body []byte, batch
 	}
 	url := strings.TrimSuffix(base, "/") + "/transform?destination=" + c.destination + "&include=" + c.include
 	targeter := vegeta.NewStaticTargeter(vegeta.Target{Method: http.MethodPost, URL: url, Body: body, Header: hdr})
-	opts := []func(*vegeta.Attacker){vegeta.KeepAlive(true), vegeta.Timeout(30 * time.Second)}
+	// A bounded pool of keep-alive connections in both modes: at a fixed
+	// rate vegeta would otherwise open a connection per worker it adds.
+	opts := []func(*vegeta.Attacker){vegeta.KeepAlive(true), vegeta.Timeout(30 * time.Second),
+		vegeta.Connections(int(c.workers) * 4), vegeta.MaxConnections(int(c.workers) * 4)}
 	pacer := vegeta.Rate{Freq: rate, Per: time.Second}
 	if rate == 0 {
 		opts = append(opts, vegeta.Workers(c.workers), vegeta.MaxWorkers(c.workers))
+	} else {
+		opts = append(opts, vegeta.MaxWorkers(c.workers*32))
 	}
 	atk := vegeta.NewAttacker(opts...)
 	r := result{name: name, batch: batch}
