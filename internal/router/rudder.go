@@ -77,21 +77,10 @@ func (f *rudderFront) serve(w http.ResponseWriter, r *http.Request, fn transform
 		return
 	}
 	opts := rudder.Options{BeaconURL: f.d.BeaconURL, MaxEvents: f.d.MaxBatchEvents, CAPIURL: f.d.CAPIURL, CAPIBatchSize: f.d.CAPIBatchSize}
-	out := outPool.Get().(*[]byte)
-	resp, sum, err := fn((*out)[:0], in.Bytes(), rudder.IsCompacted(r.Header.Get("X-Content-Format")), opts)
-	defer func() {
-		if cap(resp) <= maxPooled {
-			*out = resp[:0]
-			outPool.Put(out)
-		}
-	}()
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	info(r).summary = &sum
-	f.d.Metrics.ObserveBatch(&sum)
-	f.write(w, r, resp)
+	compacted := rudder.IsCompacted(r.Header.Get("X-Content-Format"))
+	serveBatch(w, r, f.d.Metrics, func(dst []byte) ([]byte, spotify.Summary, error) {
+		return fn(dst, in.Bytes(), compacted, opts)
+	}, func(resp []byte) { f.write(w, r, resp) })
 }
 
 // readBody reads the request body into buf, inflating it when it comes with

@@ -10,7 +10,9 @@ import (
 	"sync"
 
 	"spotifypixel/internal/apperr"
+	"spotifypixel/internal/metrics"
 	"spotifypixel/internal/pipeline"
+	"spotifypixel/internal/spotify"
 )
 
 // bufPool recycles request and response buffers between requests.
@@ -50,23 +52,34 @@ func transform(d Deps) http.HandlerFunc {
 			BeaconURL:     d.BeaconURL,
 			CAPIBatchSize: d.CAPIBatchSize,
 		}
-		out := outPool.Get().(*[]byte)
-		resp, sum, err := pipeline.Transform((*out)[:0], d.Store.Current(), in.Bytes(), q)
-		defer func() {
-			if cap(resp) <= maxPooled {
-				*out = resp[:0]
-				outPool.Put(out)
-			}
-		}()
-		if err != nil {
-			writeError(w, r, err)
-			return
-		}
-		info(r).summary = &sum
-		d.Metrics.ObserveBatch(&sum)
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(resp)
+		serveBatch(w, r, d.Metrics, func(dst []byte) ([]byte, spotify.Summary, error) {
+			return pipeline.Transform(dst, d.Store.Current(), in.Bytes(), q)
+		}, func(resp []byte) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(resp)
+		})
 	}
+}
+
+// serveBatch runs fn with a pooled output buffer, counts its events for
+// metrics and the access log and hands the response to write; on error it
+// answers the error instead.
+func serveBatch(w http.ResponseWriter, r *http.Request, m *metrics.Metrics, fn func(dst []byte) ([]byte, spotify.Summary, error), write func(resp []byte)) {
+	out := outPool.Get().(*[]byte)
+	resp, sum, err := fn((*out)[:0])
+	defer func() {
+		if cap(resp) <= maxPooled {
+			*out = resp[:0]
+			outPool.Put(out)
+		}
+	}()
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	info(r).summary = &sum
+	m.ObserveBatch(&sum)
+	write(resp)
 }
 
 // readJSONBody checks the content type and reads the body into a pooled
