@@ -194,10 +194,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.NewMetrics(reg)
-	observe := func(set *destinations.Set) {
-		m.ObserveConfig(set.Generation, set.Source, set.Len(), time.Now())
-	}
-	observe(store.Current())
+	observeConfig(m, store.Current())
 	up, err := newUpstream(cfg, m, log)
 	if err != nil {
 		return err
@@ -239,18 +236,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		listeners = append(listeners, metricsLn)
 	}
 
-	reload := func(how string, err error) {
-		if err != nil {
-			m.ConfigReloads.WithLabelValues("failure").Inc()
-			log.Error("config reload failed; keeping the last good config", zap.String("trigger", how), zap.Error(err))
-			return
-		}
-		m.ConfigReloads.WithLabelValues("success").Inc()
-		set := store.Current()
-		observe(set)
-		log.Info("config reloaded", zap.String("trigger", how), zap.Uint64("generation", set.Generation), zap.Int("destinations", set.Len()))
-	}
-
+	reload := reporter(store, m, log)
 	g, gctx := errgroup.WithContext(ctx)
 	for i := range servers {
 		srv, l := servers[i], listeners[i]
@@ -262,25 +248,56 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		})
 	}
 	g.Go(func() error { return store.Watch(gctx, cfg.ReloadSettle, func(err error) { reload("file", err) }) })
-	g.Go(func() error {
-		hup := make(chan os.Signal, 1)
-		signal.Notify(hup, syscall.SIGHUP)
-		defer signal.Stop(hup)
-		for {
-			select {
-			case <-gctx.Done():
-				return nil
-			case <-hup:
-				reload("SIGHUP", store.Reload())
-			}
-		}
-	})
+	g.Go(func() error { return reloadOnSIGHUP(gctx, store, reload) })
 	g.Go(func() error {
 		<-gctx.Done()
 		return shutdown(cfg, servers, &readyFlag, log)
 	})
 
 	readyFlag.Store(true)
+	log.Info("listening", listeningFields(ln, metricsLn, store, up)...)
+	return g.Wait()
+}
+
+// observeConfig records a loaded generation in the metrics.
+func observeConfig(m *metrics.Metrics, set *destinations.Set) {
+	m.ObserveConfig(set.Generation, set.Source, set.Len(), time.Now())
+}
+
+// reporter returns what a reload reports: counted, logged, and on success
+// the new generation observed.
+func reporter(store *destinations.Store, m *metrics.Metrics, log *zap.Logger) func(how string, err error) {
+	return func(how string, err error) {
+		if err != nil {
+			m.ConfigReloads.WithLabelValues("failure").Inc()
+			log.Error("config reload failed; keeping the last good config", zap.String("trigger", how), zap.Error(err))
+			return
+		}
+		m.ConfigReloads.WithLabelValues("success").Inc()
+		set := store.Current()
+		observeConfig(m, set)
+		log.Info("config reloaded", zap.String("trigger", how), zap.Uint64("generation", set.Generation), zap.Int("destinations", set.Len()))
+	}
+}
+
+// reloadOnSIGHUP reloads the destinations file on every SIGHUP until ctx ends.
+func reloadOnSIGHUP(ctx context.Context, store *destinations.Store, reload func(string, error)) error {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-hup:
+			reload("SIGHUP", store.Reload())
+		}
+	}
+}
+
+// listeningFields are the fields of the "listening" log line, which tests
+// and operators read the bound addresses from.
+func listeningFields(ln, metricsLn net.Listener, store *destinations.Store, up *upstream.Upstream) []zap.Field {
 	fields := []zap.Field{zap.String("addr", ln.Addr().String()), zap.String("version", version),
 		zap.String("destinations", store.Current().Source), zap.Int("destination_count", store.Current().Len())}
 	if metricsLn != nil {
@@ -289,8 +306,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if up != nil {
 		fields = append(fields, zap.String("upstream", up.String()))
 	}
-	log.Info("listening", fields...)
-	return g.Wait()
+	return fields
 }
 
 // newUpstream is the sidecar's proxy to the upstream rudder-transformer;
