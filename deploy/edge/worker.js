@@ -1,10 +1,16 @@
 // Spotify Pixel edge emitter: a Cloudflare Worker (ES module syntax).
 //
-// A site's RudderStack JS SDK posts its events here (one event, or
-// {"batch": [...]}, as application/json or, from sendBeacon, text/plain).
-// The Worker answers the site at once (204) and, inside ctx.waitUntil,
+// It is a data plane for RudderStack's JavaScript SDK: the site sets
+// dataPlaneUrl to the Worker and the SDK posts here as it would to
+// rudder-server: one event to /v1/<type> (track, page, identify, screen,
+// group, alias), {"batch": [...]} to /v1/batch, or, from sendBeacon, to
+// /beacon/v1/batch?writeKey=<key> as text/plain. The write key (Basic auth,
+// else ?writeKey=) picks the transformer destination (WRITE_KEYS); an unknown
+// key is answered 401 and nothing is forwarded. GET /sourceConfig/ answers
+// the SDK's source config, for sites that point configUrl here too.
+// The Worker answers the site at once (200 "OK") and, inside ctx.waitUntil,
 // forwards the events to the transformer
-// (POST <TRANSFORMER_URL>/transform?destination=<DESTINATION_ID>&include=beacons)
+// (POST <TRANSFORMER_URL>/transform?destination=<id>&include=beacons)
 // and fires every returned beacon with a GET, passing the visitor's
 // User-Agent and IP (CF-Connecting-IP, sent as X-Forwarded-For).
 //
@@ -13,7 +19,7 @@
 // level "error", a counter, and, when the RETRY_QUEUE binding is configured,
 // the events go to that queue; the queue() handler below retries them.
 //
-// Vars: TRANSFORMER_URL, DESTINATION_ID, ALLOWED_ORIGINS, MAX_BODY_BYTES,
+// Vars: TRANSFORMER_URL, WRITE_KEYS and/or DESTINATION_ID, ALLOWED_ORIGINS, MAX_BODY_BYTES,
 // TRANSFORMER_TIMEOUT_MS, BEACON_TIMEOUT_MS, RETRY_DELAY_SECONDS.
 // Secret: TRANSFORMER_TOKEN. Optional bindings: RETRY_QUEUE (Queue producer,
 // with this Worker as its consumer), METRICS (Analytics Engine dataset).
@@ -31,6 +37,9 @@ const QUEUE_MESSAGE_MAX_BYTES = 120 * 1024;
 const MAX_RETRY_DELAY_SECONDS = 3600;
 const BEACON_CONCURRENCY = 6; // Workers keep 6 connections open per invocation.
 const HEALTH_PATH = "/__spdt/health";
+// The SDK's single-event endpoints: /v1/<type>; the path names the type.
+const EVENT_TYPES = new Set(["track", "page", "identify", "screen", "group", "alias"]);
+const ALLOW_METHODS = "GET, HEAD, POST, OPTIONS";
 
 // Counters of this isolate, reported in the log lines, at GET /__spdt/health
 // and, when the METRICS binding exists, as Analytics Engine data points.
@@ -65,38 +74,55 @@ export default {
     }
     const origin = request.headers.get("Origin");
     const cors = corsHeaders(origin, cfg);
+    const route = routeOf(url.pathname);
 
     if (request.method === "OPTIONS") {
       if (!cors) {
         count("requests_rejected");
         return new Response(null, { status: 403, headers: { Vary: "Origin" } });
       }
+      // Exactly the headers the browser asks for (the SDK: anonymousid,
+      // authorization, content-type, sentat; on a retry also rsa-*).
+      const asked = request.headers.get("Access-Control-Request-Headers");
       const h = new Headers(cors);
-      h.set("Access-Control-Allow-Methods", "POST, OPTIONS");
-      h.set(
-        "Access-Control-Allow-Headers",
-        request.headers.get("Access-Control-Request-Headers") || "Content-Type, Authorization, AnonymousId",
-      );
+      h.set("Access-Control-Allow-Methods", ALLOW_METHODS);
+      if (asked && HEADER_LIST.test(asked)) h.set("Access-Control-Allow-Headers", asked);
       h.set("Access-Control-Max-Age", "86400");
+      h.set("Vary", "Origin, Access-Control-Request-Headers");
       return new Response(null, { status: 204, headers: h });
-    }
-    if (request.method !== "POST") {
-      return json(405, { error: "only POST (events) and OPTIONS (CORS preflight) are served" }, cors, {
-        Allow: "POST, OPTIONS",
-      });
     }
     if (origin !== null && !cors) {
       // A browser on a site that is not ours; refuse before reading anything.
       count("requests_rejected");
       return json(403, { error: "origin not allowed" }, { Vary: "Origin" });
     }
+    if (route.sourceConfig) {
+      if (request.method === "GET" || request.method === "HEAD") return sourceConfig(request, url, cfg, cors);
+      return json(405, { error: "the source config is read with GET" }, cors, { Allow: "GET, HEAD, OPTIONS" });
+    }
+    if (request.method !== "POST") {
+      return json(405, { error: "only POST (events), GET /sourceConfig and OPTIONS (CORS preflight) are served" }, cors, {
+        Allow: "POST, OPTIONS",
+      });
+    }
 
     const requestId = request.headers.get("CF-Ray") || crypto.randomUUID();
-    const reject = (status, error) => {
+    const reject = (status, error, fields = {}) => {
       count("requests_rejected");
-      log("warn", "request rejected", { status, error, request_id: requestId });
+      log("warn", "request rejected", { status, error, request_id: requestId, ...fields });
       return json(status, { error }, cors, { "X-Request-Id": requestId });
     };
+
+    // The write key picks the destination; an unknown one is refused before
+    // the body is read, so nothing of it is forwarded.
+    const key = writeKeyOf(request, url);
+    const destination = destinationFor(key, cfg);
+    if (destination === null) {
+      return reject(401, key.value ? "unknown write key" : "missing write key (Basic auth or ?writeKey=)", {
+        write_key_from: key.from,
+        write_key_prefix: key.value.slice(0, 4),
+      });
+    }
 
     const type = mediaType(request.headers.get("Content-Type"));
     if (type !== "" && type !== "application/json" && type !== "text/plain") {
@@ -111,7 +137,7 @@ export default {
     } catch {
       return reject(400, "body is not valid JSON");
     }
-    const events = eventsOf(parsed);
+    const events = eventsOf(parsed, route.eventType);
     if (events === null) {
       return reject(400, 'body must be a RudderStack event or {"batch": [events]}');
     }
@@ -124,17 +150,18 @@ export default {
         ip: request.headers.get("CF-Connecting-IP") || "",
       };
       ctx.waitUntil(
-        deliver({ events, visitor, requestId, attempt: 0 }, env, cfg, "fetch").catch((err) => {
+        deliver({ events, visitor, requestId, destination, attempt: 0 }, env, cfg, "fetch").catch((err) => {
           count("events_dropped", events.length);
           log("error", "delivery failed: events dropped", { error: String((err && err.message) || err), request_id: requestId });
         }),
       );
     }
-    return new Response(null, { status: 204, headers: { ...cors, "X-Request-Id": requestId } });
+    // What rudder-server answers: 200 with a short text body.
+    return new Response("OK", { status: 200, headers: { ...cors, "Content-Type": "text/plain; charset=utf-8", "X-Request-Id": requestId } });
   },
 
-  // Consumer of RETRY_QUEUE: each message is {v, requestId, events, visitor,
-  // receivedAt}; it is retried until the transformer answers, with backoff,
+  // Consumer of RETRY_QUEUE: each message is {v, requestId, destination,
+  // events, visitor, receivedAt}; it is retried until the transformer answers, with backoff,
   // up to the consumer's max_retries (then the dead-letter queue, if any).
   async queue(batch, env, ctx) {
     let cfg;
@@ -154,8 +181,16 @@ export default {
           msg.ack();
           return;
         }
+        // Messages queued before write keys existed carry no destination.
+        const destination = typeof job.destination === "string" && job.destination ? job.destination : cfg.destination;
+        if (!destination) {
+          count("events_dropped", job.events.length);
+          log("error", "retry message without a destination and no DESTINATION_ID: dropped", { message_id: msg.id, events: job.events.length });
+          msg.ack();
+          return;
+        }
         const outcome = await deliver(
-          { events: job.events, visitor: job.visitor, requestId: String(job.requestId || msg.id), attempt: msg.attempts },
+          { events: job.events, visitor: job.visitor, requestId: String(job.requestId || msg.id), destination, attempt: msg.attempts },
           env,
           cfg,
           "queue",
@@ -176,8 +211,8 @@ export default {
 // It never throws. From fetch it queues what failed; from the queue consumer it
 // answers "retry" or "done".
 async function deliver(job, env, cfg, source) {
-  const { events, visitor, requestId } = job;
-  const result = await callTransformer(cfg, events, requestId);
+  const { events, visitor, requestId, destination } = job;
+  const result = await callTransformer(cfg, destination, events, requestId);
   if (!result.ok) {
     const n = count("transformer_failures");
     const fields = {
@@ -185,6 +220,7 @@ async function deliver(job, env, cfg, source) {
       status: result.status,
       error: result.error,
       events: events.length,
+      destination,
       request_id: requestId,
       source,
       attempt: job.attempt,
@@ -247,6 +283,7 @@ async function deliver(job, env, cfg, source) {
   if (fired.failed > 0) metric(env, "beacon_failure", "fetch", fired.failed);
   log(fired.failed > 0 ? "warn" : "info", "beacons fired", {
     events: events.length,
+    destination,
     beacons: beacons.length,
     beacon_failures: fired.failed,
     request_id: requestId,
@@ -256,13 +293,13 @@ async function deliver(job, env, cfg, source) {
   return "done";
 }
 
-async function callTransformer(cfg, events, requestId) {
+async function callTransformer(cfg, destination, events, requestId) {
   count("transformer_calls");
   const headers = { "Content-Type": "application/json", "X-Request-Id": requestId.slice(0, 128) };
   if (cfg.token) headers.Authorization = `Bearer ${cfg.token}`;
   let res;
   try {
-    res = await fetch(cfg.transformUrl, {
+    res = await fetch(transformUrl(cfg, destination), {
       method: "POST",
       headers,
       body: JSON.stringify({ batch: events }),
@@ -356,7 +393,7 @@ async function fireBeacons(beacons, visitor, cfg, requestId) {
 // enqueue sends the job to the queue, split so that each message stays under
 // the Queues message size limit. Events are kept whole and in order.
 async function enqueue(queue, job) {
-  const base = { v: 1, requestId: job.requestId, visitor: job.visitor, receivedAt: Date.now() };
+  const base = { v: 1, requestId: job.requestId, destination: job.destination, visitor: job.visitor, receivedAt: Date.now() };
   const overhead = byteLength(JSON.stringify({ ...base, events: [] }));
   const chunks = [];
   let current = [];
@@ -408,20 +445,22 @@ function readConfig(env) {
   } catch {
     throw new Error("TRANSFORMER_URL is not an absolute URL");
   }
+  const writeKeys = parseWriteKeys(env.WRITE_KEYS);
   const destination = str(env.DESTINATION_ID);
-  if (!destination) throw new Error("DESTINATION_ID is missing");
+  if (!writeKeys && !destination) throw new Error("set WRITE_KEYS (write key → destination id) or DESTINATION_ID");
   let path = u.pathname.replace(/\/+$/, "");
   if (!path.endsWith("/transform")) path += "/transform";
   u.pathname = path;
   u.search = "";
-  u.searchParams.set("destination", destination);
-  u.searchParams.set("include", "beacons");
+  u.hash = "";
   const origins = str(env.ALLOWED_ORIGINS)
     .split(",")
     .map((o) => o.trim().replace(/\/+$/, "").toLowerCase())
     .filter(Boolean);
   return {
-    transformUrl: u.toString(),
+    transformBase: u.toString(),
+    writeKeys,
+    destination,
     token: str(env.TRANSFORMER_TOKEN),
     origins,
     anyOrigin: origins.includes("*"),
@@ -430,6 +469,120 @@ function readConfig(env) {
     beaconTimeoutMs: positiveInt(env.BEACON_TIMEOUT_MS, DEFAULTS.BEACON_TIMEOUT_MS, "BEACON_TIMEOUT_MS"),
     retryDelaySeconds: nonNegativeInt(env.RETRY_DELAY_SECONDS, DEFAULTS.RETRY_DELAY_SECONDS, "RETRY_DELAY_SECONDS"),
   };
+}
+
+function transformUrl(cfg, destination) {
+  const u = new URL(cfg.transformBase);
+  u.searchParams.set("destination", destination);
+  u.searchParams.set("include", "beacons");
+  return u.toString();
+}
+
+// WRITE_KEYS: a JSON object {"<write key>": "<destination id>", ...}, as a
+// string (a var or a secret) or as an object (a [vars] table in wrangler.toml).
+// Empty or absent: no write key check, every request goes to DESTINATION_ID.
+let writeKeysMemo = { raw: undefined, map: null };
+function parseWriteKeys(raw) {
+  if (raw === undefined || raw === null || (typeof raw === "string" && raw.trim() === "")) return null;
+  if (raw === writeKeysMemo.raw) return writeKeysMemo.map;
+  let obj = raw;
+  if (typeof raw === "string") {
+    try {
+      obj = JSON.parse(raw);
+    } catch {
+      throw new Error('WRITE_KEYS is not valid JSON (expected {"<write key>": "<destination id>"})');
+    }
+  }
+  if (!isObject(obj)) throw new Error('WRITE_KEYS must be a JSON object {"<write key>": "<destination id>"}');
+  const map = new Map();
+  for (const [k, v] of Object.entries(obj)) {
+    const key = k.trim();
+    if (!key) throw new Error("WRITE_KEYS has an empty write key");
+    if (typeof v !== "string" || !v.trim()) throw new Error(`WRITE_KEYS: the destination id of write key "${key.slice(0, 4)}..." must be a non-empty string`);
+    map.set(key, v.trim());
+  }
+  if (map.size === 0) throw new Error("WRITE_KEYS has no write key");
+  writeKeysMemo = { raw, map };
+  return map;
+}
+
+// writeKeyOf reads the write key as rudder-server does: the user name of
+// Basic auth (base64("<key>:")), else the writeKey query parameter (the
+// sendBeacon transport, which cannot set headers). {value: "" } when none.
+function writeKeyOf(request, url) {
+  const auth = request.headers.get("Authorization");
+  if (auth !== null) {
+    const m = /^Basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(auth);
+    if (m) {
+      try {
+        const bin = atob(m[1].replace(/-/g, "+").replace(/_/g, "/"));
+        const text = new TextDecoder().decode(Uint8Array.from(bin, (c) => c.charCodeAt(0)));
+        const user = text.split(":")[0].trim();
+        if (user) return { value: user, from: "authorization" };
+      } catch {
+        /* not base64: no key from this header */
+      }
+    }
+  }
+  const q = (url.searchParams.get("writeKey") || "").trim();
+  if (q) return { value: q, from: "query" };
+  return { value: "", from: auth !== null ? "authorization" : "none" };
+}
+
+// destinationFor answers the destination id for a write key, or null when the
+// request must be refused (401). Without WRITE_KEYS every request, with or
+// without a key, goes to DESTINATION_ID.
+function destinationFor(key, cfg) {
+  if (!cfg.writeKeys) return cfg.destination;
+  if (!key.value) return null;
+  return cfg.writeKeys.get(key.value) || null;
+}
+
+// routeOf reads what the SDK means by the path (the dataPlaneUrl may have a
+// path of its own, so only the end counts): /v1/<type> names the type of the
+// single event in the body; /sourceConfig is the SDK's config endpoint.
+function routeOf(pathname) {
+  const p = pathname.replace(/\/+$/, "");
+  const m = /\/v1\/([a-z]+)$/.exec(p);
+  return {
+    eventType: m && EVENT_TYPES.has(m[1]) ? m[1] : null,
+    sourceConfig: /(^|\/)sourceConfig$/.test(p),
+  };
+}
+
+// A header list as browsers send it in Access-Control-Request-Headers.
+const HEADER_LIST = /^\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+(\s*,\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+)*\s*$/;
+
+// sourceConfig answers GET <dataPlaneUrl>/sourceConfig/?writeKey=... the way
+// RudderStack's control plane does, with no device-mode destination: a site
+// can set configUrl to the Worker and need nothing else. HEAD (the SDK's
+// ad-blocker probe, ?view=ad, sent without a write key) is always 200: a
+// failed probe makes the SDK send an extra "ad-block page request" page.
+async function sourceConfig(request, url, cfg, cors) {
+  const headers = { ...cors, "Content-Type": "application/json", "Cache-Control": "private, max-age=300" };
+  if (request.method === "HEAD") return new Response(null, { status: 200, headers });
+  const key = writeKeyOf(request, url);
+  if (!key.value || destinationFor(key, cfg) === null) {
+    count("requests_rejected");
+    const error = key.value ? "unknown write key" : "missing write key (?writeKey=)";
+    log("warn", "request rejected", { status: 401, error, path: "sourceConfig", write_key_prefix: key.value.slice(0, 4) });
+    return json(401, { error }, cors);
+  }
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key.value)));
+  const id = "spdt-" + Array.from(digest.slice(0, 12), (b) => b.toString(16).padStart(2, "0")).join("");
+  const body = {
+    isHosted: false,
+    source: {
+      id,
+      name: "spdt-edge",
+      writeKey: key.value,
+      enabled: true,
+      workspaceId: "spdt-edge",
+      config: {},
+      destinations: [],
+    },
+  };
+  return new Response(JSON.stringify(body), { status: 200, headers });
 }
 
 function corsHeaders(origin, cfg) {
@@ -444,10 +597,14 @@ function corsHeaders(origin, cfg) {
   };
 }
 
-function eventsOf(parsed) {
+// eventsOf answers the events of a body: a batch, a bare array, or one
+// event. On /v1/<type> the path gives the event its type, as rudder-server
+// does (the body's own type, if any, is overwritten).
+function eventsOf(parsed, pathType) {
   if (Array.isArray(parsed)) return parsed;
   if (!isObject(parsed)) return null;
   if ("batch" in parsed) return Array.isArray(parsed.batch) ? parsed.batch : null;
+  if (pathType) return [{ ...parsed, type: pathType }];
   if (typeof parsed.type === "string") return [parsed];
   return null;
 }

@@ -524,31 +524,58 @@ func (g *gen) traits(u *user, full bool) {
 	w.close()
 }
 
+// Each kind of event carries the properties a site would send with it, so
+// properties opens the object and delegates to one helper per family of kinds.
 func (g *gen) properties(k kind, u *user, p *product, pg *page) {
 	w := &g.w
 	w.open()
 	switch k {
 	case kPage:
-		w.key("name")
-		w.str(pageName(pg.path))
-		w.key("path")
-		w.str(pg.path)
-		w.key("referrer")
-		w.str(orDirect(pg.referrer))
-		w.key("referring_domain")
-		w.str(domainOf(pg.referrer))
-		w.key("search")
-		w.str(pg.search)
-		w.key("tab_url")
-		w.str(pg.url)
-		w.key("title")
-		w.str(pg.title)
-		w.key("url")
-		w.str(pg.url)
-		w.key("initial_referrer")
-		w.str("$direct")
-		w.key("initial_referring_domain")
-		w.str("")
+		g.pageProperties(pg)
+	case kButtonClicked, kVideoPlayed, kFormSubmitted, kProductsSearched, kScrollDepth, kLinkClicked, kHeartbeat:
+		g.interactionProperties(k, pg)
+	case kProductViewed, kProductAdded, kProductAddedLarge:
+		g.productProperties(k, u, p, pg)
+	case kCheckoutStarted, kOrderCompleted:
+		g.orderProperties(k)
+	case kSignedUp, kNewsletter:
+		g.signupProperties()
+	}
+	w.close()
+}
+
+// The SDK's page() copies the page context into properties and adds the
+// initial referrer, so pageProperties writes those fields for a page view.
+func (g *gen) pageProperties(pg *page) {
+	w := &g.w
+	w.key("name")
+	w.str(pageName(pg.path))
+	w.key("path")
+	w.str(pg.path)
+	w.key("referrer")
+	w.str(orDirect(pg.referrer))
+	w.key("referring_domain")
+	w.str(domainOf(pg.referrer))
+	w.key("search")
+	w.str(pg.search)
+	w.key("tab_url")
+	w.str(pg.url)
+	w.key("title")
+	w.str(pg.title)
+	w.key("url")
+	w.str(pg.url)
+	w.key("initial_referrer")
+	w.str("$direct")
+	w.key("initial_referring_domain")
+	w.str("")
+}
+
+// Unmapped track events are a quarter of the mix and only need to look like
+// a real site's, so interactionProperties writes the few properties each
+// interaction carries.
+func (g *gen) interactionProperties(k kind, pg *page) {
+	w := &g.w
+	switch k {
 	case kButtonClicked:
 		w.key("button_id")
 		w.str("btn-" + strconv.Itoa(g.r.IntN(60)))
@@ -594,6 +621,15 @@ func (g *gen) properties(k kind, u *user, p *product, pg *page) {
 	case kHeartbeat:
 		w.key("interval_ms")
 		w.int(30000)
+	}
+}
+
+// Product events feed the product and addtocart conversions, one product at
+// a time or as a large cart, so productProperties writes one product's fields,
+// or a products array of 10–50 for kProductAddedLarge.
+func (g *gen) productProperties(k kind, u *user, p *product, pg *page) {
+	w := &g.w
+	switch k {
 	case kProductViewed:
 		g.productFields(p, 1, false)
 		w.key("currency")
@@ -619,70 +655,81 @@ func (g *gen) properties(k kind, u *user, p *product, pg *page) {
 		w.str("USD")
 		w.key("products")
 		g.products(10+g.r.IntN(41), true)
-	case kCheckoutStarted, kOrderCompleted:
-		n := 1 + g.r.IntN(4)
-		if g.nProducts > 0 {
-			n = g.nProducts
-		}
-		w.key("order_id")
-		w.str("ORD-" + strconv.Itoa(100000+g.r.IntN(900000)))
-		if k == kOrderCompleted {
-			w.key("checkout_id")
-			w.str(g.uuid())
-			w.key("affiliation")
-			w.str("Online Store")
-		}
-		w.key("products")
-		sub := g.products(n, false)
-		shipping := roundCents(float64(g.r.IntN(3)) * 4.99)
-		tax := roundCents(sub * 0.08)
-		discount := 0.0
-		if g.r.IntN(4) == 0 {
-			discount = roundCents(sub * 0.1)
-			w.key("coupon")
-			w.str("SPRING10")
-			w.key("discount_code")
-			w.str("SPRING10")
-		}
-		total := roundCents(sub + shipping + tax - discount)
+	}
+}
+
+// Checkout and purchase conversions read order ids, products and amounts
+// that add up, so orderProperties writes an order whose revenue and total
+// follow from its products, shipping, tax and optional coupon.
+func (g *gen) orderProperties(k kind) {
+	w := &g.w
+	n := 1 + g.r.IntN(4)
+	if g.nProducts > 0 {
+		n = g.nProducts
+	}
+	w.key("order_id")
+	w.str("ORD-" + strconv.Itoa(100000+g.r.IntN(900000)))
+	if k == kOrderCompleted {
+		w.key("checkout_id")
+		w.str(g.uuid())
+		w.key("affiliation")
+		w.str("Online Store")
+	}
+	w.key("products")
+	sub := g.products(n, false)
+	shipping := roundCents(float64(g.r.IntN(3)) * 4.99)
+	tax := roundCents(sub * 0.08)
+	discount := 0.0
+	if g.r.IntN(4) == 0 {
+		discount = roundCents(sub * 0.1)
+		w.key("coupon")
+		w.str("SPRING10")
+		w.key("discount_code")
+		w.str("SPRING10")
+	}
+	total := roundCents(sub + shipping + tax - discount)
+	w.key("currency")
+	w.str("USD")
+	w.key("discount")
+	w.float(discount)
+	w.key("shipping")
+	w.float(shipping)
+	w.key("tax")
+	w.float(tax)
+	if k == kCheckoutStarted {
+		w.key("value")
+		w.float(total)
+		w.key("revenue")
+		w.float(roundCents(sub - discount))
+	} else {
+		w.key("subtotal")
+		w.float(sub)
+		w.key("revenue")
+		w.float(roundCents(sub - discount))
+		w.key("total")
+		w.float(total)
+		w.key("is_new_customer")
+		w.bool(g.r.IntN(3) == 0)
+	}
+}
+
+// Sign-ups map to the lead and signup conversions, which may carry a zero
+// price, so signupProperties writes the sign-up method and, one time in
+// three, a price and currency.
+func (g *gen) signupProperties() {
+	w := &g.w
+	w.key("type")
+	w.str(g.one([]string{"email", "google", "apple"}))
+	w.key("method")
+	w.str(g.one([]string{"form", "oauth"}))
+	w.key("category")
+	w.str(g.one([]string{"account", "newsletter"}))
+	if g.r.IntN(3) == 0 {
+		w.key("price")
+		w.int(0)
 		w.key("currency")
 		w.str("USD")
-		w.key("discount")
-		w.float(discount)
-		w.key("shipping")
-		w.float(shipping)
-		w.key("tax")
-		w.float(tax)
-		if k == kCheckoutStarted {
-			w.key("value")
-			w.float(total)
-			w.key("revenue")
-			w.float(roundCents(sub - discount))
-		} else {
-			w.key("subtotal")
-			w.float(sub)
-			w.key("revenue")
-			w.float(roundCents(sub - discount))
-			w.key("total")
-			w.float(total)
-			w.key("is_new_customer")
-			w.bool(g.r.IntN(3) == 0)
-		}
-	case kSignedUp, kNewsletter:
-		w.key("type")
-		w.str(g.one([]string{"email", "google", "apple"}))
-		w.key("method")
-		w.str(g.one([]string{"form", "oauth"}))
-		w.key("category")
-		w.str(g.one([]string{"account", "newsletter"}))
-		if g.r.IntN(3) == 0 {
-			w.key("price")
-			w.int(0)
-			w.key("currency")
-			w.str("USD")
-		}
 	}
-	w.close()
 }
 
 func cartID(u *user) string { return "cart_" + u.anonymousID[:8] }

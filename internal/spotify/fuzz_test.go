@@ -155,6 +155,19 @@ func init() {
 // checkResult checks one result (SPEC 5) against the outcome that made it.
 func checkResult(t *testing.T, cfg *Config, event string, o *Outcome, res []byte, index int) {
 	t.Helper()
+	r := decodeResult(t, res)
+	checkResultHead(t, event, r, res, index)
+	if hasCalls := checkResultStatus(t, cfg, o, r, res); !hasCalls {
+		return
+	}
+	checkResultCalls(t, cfg, o, r["calls"], res)
+}
+
+// Every later check reads the result's members by name, so decodeResult fails
+// the test unless the result is valid JSON that decodes as an object, and
+// returns its raw members.
+func decodeResult(t *testing.T, res []byte) map[string]json.RawMessage {
+	t.Helper()
 	if !json.Valid(res) {
 		t.Fatalf("result is not valid JSON: %s", res)
 	}
@@ -164,6 +177,14 @@ func checkResult(t *testing.T, cfg *Config, event string, o *Outcome, res []byte
 	if err := dec.Decode(&r); err != nil {
 		t.Fatalf("result does not decode as an object: %v: %s", err, res)
 	}
+	return r
+}
+
+// Results are matched to their events by index and messageId, so
+// checkResultHead allows only SPEC 5's keys and requires the right index and
+// the event's first messageId echoed as sent (null when absent).
+func checkResultHead(t *testing.T, event string, r map[string]json.RawMessage, res []byte, index int) {
+	t.Helper()
 	for k := range r {
 		switch k {
 		case "index", "messageId", "status", "statusCode", "calls", "reason", "errorType", "warnings":
@@ -186,6 +207,15 @@ func checkResult(t *testing.T, cfg *Config, event string, o *Outcome, res []byte
 	if !reflect.DeepEqual(decodeNumbers(r["messageId"]), decodeNumbers(wantID)) {
 		t.Errorf("messageId %s, want %s", r["messageId"], wantID)
 	}
+}
+
+// RudderStack routes a result by its status, so checkResultStatus requires a
+// status and statusCode that agree with each other and with the outcome,
+// calls, reason and errorType exactly as that status demands, and a
+// well-formed reason, errorType and warnings, then reports whether the result
+// has calls.
+func checkResultStatus(t *testing.T, cfg *Config, o *Outcome, r map[string]json.RawMessage, res []byte) bool {
+	t.Helper()
 	var status string
 	if err := json.Unmarshal(r["status"], &status); err != nil {
 		t.Fatalf("status %s: %v", r["status"], err)
@@ -225,16 +255,22 @@ func checkResult(t *testing.T, cfg *Config, event string, o *Outcome, res []byte
 			t.Errorf("warnings %s is not a non-empty list of strings", w)
 		}
 	}
-	if !hasCalls {
-		return
-	}
+	return hasCalls
+}
+
+// The browser runs an ok result's calls in order, so checkResultCalls requires
+// the outcome's calls with known commands and object params, the alias call
+// first and alone in carrying no beacon, a view call alone, and every beacon
+// matching its call.
+func checkResultCalls(t *testing.T, cfg *Config, o *Outcome, rawCalls json.RawMessage, res []byte) {
+	t.Helper()
 	var calls []struct {
 		Command string          `json:"command"`
 		Params  json.RawMessage `json:"params"`
 		Beacon  *string         `json:"beacon"`
 	}
-	if err := json.Unmarshal(r["calls"], &calls); err != nil {
-		t.Fatalf("calls: %v: %s", err, r["calls"])
+	if err := json.Unmarshal(rawCalls, &calls); err != nil {
+		t.Fatalf("calls: %v: %s", err, rawCalls)
 	}
 	if len(calls) == 0 || len(calls) != len(o.Calls) {
 		t.Fatalf("ok result with %d calls (outcome %d): %s", len(calls), len(o.Calls), res)

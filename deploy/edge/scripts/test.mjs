@@ -29,7 +29,9 @@ const files = readdirSync(path.join(edge, "test"))
   .filter((f) => f.endsWith(".test.js"))
   .sort()
   .map((f) => path.join("test", f));
-const child = spawn(process.execPath, ["--test", "--test-concurrency=1", ...files, ...process.argv.slice(2)], {
+// A test that hangs (a runtime that never starts, a browser that never
+// answers) fails after 2 minutes instead of blocking CI.
+const child = spawn(process.execPath, ["--test", "--test-concurrency=1", "--test-timeout=120000", ...files, ...process.argv.slice(2)], {
   cwd: edge,
   stdio: "inherit",
   env: { ...process.env, SPDT_TRANSFORMER_BIN: bin },

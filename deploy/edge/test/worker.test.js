@@ -3,7 +3,8 @@
 // (the server runs with -beacon-url pointing at it).
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { REPO_ROOT } from "./helpers/paths.js";
 import { startTransformer, transform, beaconsOf } from "./helpers/transformer.js";
@@ -74,9 +75,9 @@ describe("Worker in workerd, against the real transformer", () => {
     assert.ok(expected.length >= 8, `the demo batch yields beacons (${expected.length})`);
 
     const res = await post(w, { batch: demoBatch, sentAt: new Date().toISOString() }, { headers: { "X-Forwarded-For": "10.9.9.9" } });
-    assert.equal(res.status, 204);
+    assert.equal(res.status, 200);
     assert.equal(res.headers.get("access-control-allow-origin"), SITE);
-    assert.equal(await res.text(), "");
+    assert.equal(await res.text(), "OK", "what rudder-server answers the SDK");
 
     const hits = await sink.waitFor(expected.length);
     await sleep(300); // nothing more may come
@@ -112,7 +113,7 @@ describe("Worker in workerd, against the real transformer", () => {
     flaky.state.requests.length = 0;
     sink.reset();
     const res = await post(w, order, { path: "/beacon/v1/batch?writeKey=wk", contentType: "text/plain;charset=UTF-8" });
-    assert.equal(res.status, 204);
+    assert.equal(res.status, 200);
     const [hit] = await sink.waitFor(1);
     const q = new URL(hit.url, sink.url).searchParams;
     assert.equal(q.get("a"), "purchase");
@@ -134,7 +135,7 @@ describe("Worker in workerd, against the real transformer", () => {
     sink.reset();
     const res = await post(w, { batch: [order] });
     const answeredAt = Date.now();
-    assert.equal(res.status, 204);
+    assert.equal(res.status, 200);
     assert.equal(sink.hits.length, 0, "no beacon yet when the site has its answer");
     await sink.waitFor(1, 15000);
     const [fwd] = flaky.state.requests;
@@ -152,7 +153,7 @@ describe("Worker in workerd, against the real transformer", () => {
     });
     assert.equal(ok.status, 204);
     assert.equal(ok.headers.get("access-control-allow-origin"), "https://www.shop.example");
-    assert.match(ok.headers.get("access-control-allow-methods"), /POST/);
+    assert.equal(ok.headers.get("access-control-allow-methods"), "GET, HEAD, POST, OPTIONS");
     assert.equal(ok.headers.get("access-control-allow-headers"), "content-type,authorization,anonymousid");
     assert.equal(ok.headers.get("access-control-allow-credentials"), "true");
     assert.match(ok.headers.get("vary"), /Origin/);
@@ -172,7 +173,7 @@ describe("Worker in workerd, against the real transformer", () => {
     assert.equal(res.headers.get("access-control-allow-origin"), null);
     // No Origin at all (a server-side sender): accepted.
     const server = await post(w, { batch: [order] }, { origin: null });
-    assert.equal(server.status, 204);
+    assert.equal(server.status, 200);
     await sink.waitFor(1);
     await sleep(200);
     assert.equal(flaky.state.requests.length, 1, "only the request without Origin reached the transformer");
@@ -219,7 +220,7 @@ describe("Worker in workerd, against the real transformer", () => {
     assert.equal(line.status, 413);
 
     const small = await post(w, { batch: [order] });
-    assert.equal(small.status, 204);
+    assert.equal(small.status, 200);
     await sleep(300);
     assert.equal(flaky.state.requests.length, 1, "only the small body was forwarded");
   });
@@ -241,11 +242,11 @@ describe("Worker in workerd, against the real transformer", () => {
     assert.equal(h.counters.requests_rejected, 3);
   });
 
-  it("transformer down and no queue: a clear error line, a counter, 204 to the site", async () => {
+  it("transformer down and no queue: a clear error line, a counter, 200 to the site", async () => {
     const port = await closedPort();
     const w = await worker({ TRANSFORMER_URL: `http://127.0.0.1:${port}` });
     const res = await post(w, { batch: [order, order] });
-    assert.equal(res.status, 204);
+    assert.equal(res.status, 200);
     const line = await w.waitForLog((l) => l.level === "error" && /transformer unavailable/.test(l.msg));
     assert.equal(line.msg, "transformer unavailable: events dropped (no RETRY_QUEUE binding)");
     assert.equal(line.reason, "network");
@@ -278,7 +279,7 @@ describe("Worker in workerd, against the real transformer", () => {
     flaky.set("down");
     sink.reset();
     const res = await post(w, { batch: [order] });
-    assert.equal(res.status, 204);
+    assert.equal(res.status, 200);
     const queued = await w.waitForLog((l) => l.source === "fetch" && l.level === "error");
     assert.equal(queued.msg, "transformer unavailable: events queued for retry");
     assert.equal(queued.reason, "network");
@@ -307,7 +308,7 @@ describe("Worker in workerd, against the real transformer", () => {
     const w = await worker({ TRANSFORMER_URL: flaky.url, TRANSFORMER_TIMEOUT_MS: "300", RETRY_DELAY_SECONDS: "1" }, { queue: true });
     flaky.set("slow", { delayMs: 2000 });
     sink.reset();
-    assert.equal((await post(w, { batch: [order] })).status, 204);
+    assert.equal((await post(w, { batch: [order] })).status, 200);
     const line = await w.waitForLog((l) => l.source === "fetch" && l.level === "error");
     assert.equal(line.reason, "timeout");
     assert.equal(line.queued, true);
@@ -330,5 +331,179 @@ describe("Worker in workerd, against the real transformer", () => {
     assert.equal(h.counters.batches_queued, 0);
     assert.equal(h.counters.events_dropped, 1);
     flaky.set("up");
+  });
+});
+
+// Two destinations in the real server (a destinations file), two write keys
+// in the Worker: the write key the SDK sends picks the destination.
+describe("write keys (WRITE_KEYS) and the RudderStack SDK's endpoints", () => {
+  const KEYS = { "wk-shop": "shop", "wk-outlet": "outlet" };
+  const basic = (key) => `Basic ${Buffer.from(`${key}:`).toString("base64")}`;
+  let go2, front, dir;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), "spdt-edge-dest-"));
+    const file = path.join(dir, "destinations.json");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        shop: { Config: { pixelId: "shop-pixel", enableAliasCall: true } },
+        outlet: { Config: { pixelId: "outlet-pixel", enableAliasCall: false } },
+      }),
+    );
+    go2 = await startTransformer({ beaconUrl: sink.url, token: TOKEN, args: ["-destinations", file] });
+    front = await startFlaky(go2.url);
+  });
+  after(async () => {
+    await front?.close();
+    await go2?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function keyed(bindings = {}, opts = {}) {
+    const w = await startWorker({
+      bindings: { TRANSFORMER_URL: front.url, WRITE_KEYS: JSON.stringify(KEYS), ALLOWED_ORIGINS: SITE, TRANSFORMER_TOKEN: TOKEN, ...bindings },
+      ...opts,
+    });
+    workers.push(w);
+    return w;
+  }
+  const reset = () => {
+    front.set("up");
+    front.state.requests.length = 0;
+    sink.reset();
+  };
+
+  it("routes each write key to its destination: Basic auth (XHR) and ?writeKey= (sendBeacon)", async () => {
+    const w = await keyed();
+    reset();
+    const a = await post(w, order, { path: "/v1/track", headers: { Authorization: basic("wk-shop") } });
+    assert.equal(a.status, 200);
+    assert.equal(await a.text(), "OK");
+    const b = await post(w, { batch: [{ ...order, messageId: "edge-order-2" }], sentAt: "2026-05-01T10:00:00.000Z" }, { path: "/beacon/v1/batch?writeKey=wk-outlet", contentType: "text/plain" });
+    assert.equal(b.status, 200);
+    const hits = await sink.waitFor(2);
+    await sleep(300);
+    assert.equal(sink.hits.length, 2);
+    const byKey = Object.fromEntries(hits.map((h) => [new URL(h.url, sink.url).searchParams.get("key"), new URL(h.url, sink.url).searchParams]));
+    assert.deepEqual(Object.keys(byKey).sort(), ["outlet-pixel", "shop-pixel"]);
+    assert.match(byKey["shop-pixel"].get("alias"), /^[0-9a-f]{64}$/, "shop has alias on");
+    assert.equal(byKey["outlet-pixel"].get("alias"), null, "outlet has alias off");
+    assert.deepEqual(front.state.requests.map((r) => new URL(r.url, "http://x").searchParams.get("destination")).sort(), ["outlet", "shop"]);
+    for (const r of front.state.requests) assert.equal(r.headers.authorization, `Bearer ${TOKEN}`, "the transformer gets its token, never the write key");
+  });
+
+  it("an unknown, missing or malformed write key is answered 401 (readable by the page) and nothing is forwarded", async () => {
+    const w = await keyed();
+    reset();
+    const cases = [
+      { name: "unknown Basic", path: "/v1/track", headers: { Authorization: basic("wk-nope") }, error: "unknown write key" },
+      { name: "unknown ?writeKey", path: "/beacon/v1/batch?writeKey=wk-nope", headers: {}, error: "unknown write key" },
+      { name: "none", path: "/v1/track", headers: {}, error: /missing write key/ },
+      { name: "not base64", path: "/v1/track", headers: { Authorization: "Basic !!!" }, error: /missing write key/ },
+      { name: "a Bearer token", path: "/v1/track", headers: { Authorization: "Bearer wk-shop" }, error: /missing write key/ },
+      { name: "Basic wins over the query", path: "/v1/track?writeKey=wk-shop", headers: { Authorization: basic("wk-nope") }, error: "unknown write key" },
+    ];
+    for (const c of cases) {
+      const res = await post(w, order, { path: c.path, headers: c.headers });
+      assert.equal(res.status, 401, c.name);
+      assert.equal(res.headers.get("access-control-allow-origin"), SITE, c.name);
+      const { error } = await res.json();
+      if (typeof c.error === "string") assert.equal(error, c.error, c.name);
+      else assert.match(error, c.error, c.name);
+    }
+    await sleep(300);
+    assert.equal(front.state.requests.length, 0, "nothing reached the transformer");
+    assert.equal(sink.hits.length, 0);
+    const lines = w.logs.filter((l) => l.msg === "request rejected" && l.status === 401);
+    assert.equal(lines.length, cases.length);
+    assert.ok(!w.raw.join("\n").includes("wk-nope"), "a write key is never logged whole");
+    // A known key in the query, without Authorization: accepted.
+    assert.equal((await post(w, order, { path: "/v1/track?writeKey=wk-shop" })).status, 200);
+    await sink.waitFor(1);
+  });
+
+  it("/v1/<type> gives the single event its type, as rudder-server does; a dataPlaneUrl path prefix works", async () => {
+    const w = await keyed();
+    reset();
+    const { type, ...untyped } = order;
+    assert.equal(type, "track");
+    const res = await post(w, untyped, { path: "/rs/v1/track", headers: { Authorization: basic("wk-shop") } });
+    assert.equal(res.status, 200);
+    const page = await post(w, { type: "track", messageId: "p-1", anonymousId: "a-1", properties: { path: "/" } }, { path: "/rs/v1/page/", headers: { Authorization: basic("wk-shop") } });
+    assert.equal(page.status, 200);
+    const hits = await sink.waitFor(2);
+    assert.deepEqual(hits.map((h) => new URL(h.url, sink.url).searchParams.get("a")).sort(), ["init", "purchase"]);
+    const forwarded = front.state.requests.map((r) => JSON.parse(r.body).batch[0]).sort((x, y) => (x.messageId < y.messageId ? -1 : 1));
+    assert.deepEqual(forwarded.map((e) => [e.messageId, e.type]), [["edge-order-1", "track"], ["p-1", "page"]]);
+  });
+
+  it("GET /sourceConfig/ answers a source config for a known write key (401 otherwise); HEAD (the SDK's ad-block probe) is 200", async () => {
+    const w = await keyed();
+    const get = (p, origin = SITE) => w.fetch(p, { headers: origin ? { Origin: origin } : {} });
+    const res = await get("/sourceConfig/?p=npm&v=3.34.1&build=modern&writeKey=wk-shop&lockIntegrationsVersion=true&lockPluginsVersion=true");
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("access-control-allow-origin"), SITE);
+    assert.match(res.headers.get("content-type"), /^application\/json/);
+    const cfg = await res.json();
+    assert.equal(cfg.source.enabled, true);
+    assert.equal(cfg.source.writeKey, "wk-shop");
+    assert.match(cfg.source.id, /^spdt-[0-9a-f]{24}$/);
+    assert.deepEqual(cfg.source.config, {});
+    assert.deepEqual(cfg.source.destinations, [], "no device-mode destination: the Worker fires Spotify server-side");
+    const again = await (await get("/rs/sourceConfig?writeKey=wk-shop")).json();
+    assert.equal(again.source.id, cfg.source.id, "a stable id; a path prefix works");
+    assert.notEqual((await (await get("/sourceConfig/?writeKey=wk-outlet")).json()).source.id, cfg.source.id);
+    assert.equal((await get("/sourceConfig/?writeKey=wk-nope")).status, 401);
+    assert.equal((await get("/sourceConfig/")).status, 401);
+    assert.equal((await get("/sourceConfig/?writeKey=wk-shop", "https://evil.example")).status, 403);
+    const head = await w.fetch("/sourceConfig/?view=ad", { method: "HEAD", headers: { Origin: SITE } });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get("access-control-allow-origin"), SITE);
+    const postCfg = await w.fetch("/sourceConfig/", { method: "POST", headers: { Origin: SITE } });
+    assert.equal(postCfg.status, 405);
+    assert.equal(postCfg.headers.get("allow"), "GET, HEAD, OPTIONS");
+  });
+
+  it("a retry from the queue keeps the write key's destination", async () => {
+    const w = await keyed({ RETRY_DELAY_SECONDS: "1" }, { queue: true });
+    reset();
+    front.set("down");
+    assert.equal((await post(w, order, { path: "/v1/track", headers: { Authorization: basic("wk-outlet") } })).status, 200);
+    const queued = await w.waitForLog((l) => l.source === "fetch" && l.level === "error");
+    assert.equal(queued.queued, true);
+    assert.equal(queued.destination, "outlet");
+    front.set("up");
+    const [hit] = await sink.waitFor(1, 15000);
+    assert.equal(new URL(hit.url, sink.url).searchParams.get("key"), "outlet-pixel");
+    await w.waitForLog((l) => l.msg === "beacons fired" && l.source === "queue" && l.destination === "outlet");
+  });
+
+  it("configuration errors name the var: bad WRITE_KEYS, neither WRITE_KEYS nor DESTINATION_ID", async () => {
+    const cases = [
+      [{ WRITE_KEYS: "{not json" }, /WRITE_KEYS is not valid JSON/],
+      [{ WRITE_KEYS: '["wk"]' }, /WRITE_KEYS must be a JSON object/],
+      [{ WRITE_KEYS: '{"wk-shop": ""}' }, /destination id of write key "wk-s\.\.\." must be a non-empty string/],
+      [{ WRITE_KEYS: "{}" }, /WRITE_KEYS has no write key/],
+      [{ WRITE_KEYS: "" }, /set WRITE_KEYS \(write key → destination id\) or DESTINATION_ID/],
+    ];
+    for (const [bindings, re] of cases) {
+      const w = await keyed(bindings);
+      const res = await post(w, order, { path: "/v1/track", headers: { Authorization: basic("wk-shop") } });
+      assert.equal(res.status, 500, JSON.stringify(bindings));
+      assert.match((await res.json()).error, re);
+      await w.dispose();
+    }
+  });
+
+  it("DESTINATION_ID alone (no WRITE_KEYS): every request goes there, write keys are not checked", async () => {
+    const w = await keyed({ WRITE_KEYS: "", DESTINATION_ID: "outlet" });
+    reset();
+    assert.equal((await post(w, order, { path: "/v1/track", headers: { Authorization: basic("any-key") } })).status, 200);
+    assert.equal((await post(w, order, { path: "/v1/track" })).status, 200);
+    const hits = await sink.waitFor(2);
+    for (const h of hits) assert.equal(new URL(h.url, sink.url).searchParams.get("key"), "outlet-pixel");
+    const cfg = await (await w.fetch("/sourceConfig/?writeKey=any-key", { headers: { Origin: SITE } })).json();
+    assert.equal(cfg.source.writeKey, "any-key");
   });
 });

@@ -1,6 +1,7 @@
 // wrangler.toml, the example shipped to users, is what the Worker runs with:
 // wrangler's own config reader turns it into the runtime options (vars, the
-// RETRY_QUEUE producer and consumer, the METRICS dataset), and the Worker runs
+// RETRY_QUEUE producer and consumer, the METRICS dataset, WRITE_KEYS as a
+// table), and the Worker runs
 // with them in workerd against the real Go server, only the URLs and the
 // secret overridden. `wrangler deploy --dry-run` bundles it offline.
 import { describe, it, before, after } from "node:test";
@@ -36,9 +37,14 @@ describe("wrangler.toml", () => {
   it("declares every var the Worker reads, the retry queue (producer and consumer) and the metrics dataset", () => {
     const { workerOptions, main } = unstable_getMiniflareWorkerOptions(TOML);
     assert.equal(main, path.join(EDGE_DIR, "worker.js"));
-    for (const v of ["TRANSFORMER_URL", "DESTINATION_ID", "ALLOWED_ORIGINS", "MAX_BODY_BYTES", "TRANSFORMER_TIMEOUT_MS"]) {
+    for (const v of ["TRANSFORMER_URL", "ALLOWED_ORIGINS", "MAX_BODY_BYTES", "TRANSFORMER_TIMEOUT_MS", "BEACON_TIMEOUT_MS", "RETRY_DELAY_SECONDS"]) {
       assert.equal(typeof workerOptions.bindings[v], "string", v);
     }
+    // WRITE_KEYS as a TOML table: the Worker gets it as a JSON object.
+    const keys = workerOptions.bindings.WRITE_KEYS;
+    assert.equal(typeof keys, "object");
+    assert.ok(Object.keys(keys).length > 0);
+    for (const id of Object.values(keys)) assert.equal(typeof id, "string");
     assert.equal(workerOptions.bindings.TRANSFORMER_TOKEN, undefined, "the token is a secret, not a var");
     assert.equal(workerOptions.queueProducers.RETRY_QUEUE.queueName, "spdt-retry");
     assert.ok(workerOptions.queueConsumers["spdt-retry"], "the Worker consumes its own retry queue");
@@ -56,21 +62,29 @@ describe("wrangler.toml", () => {
         bindings: { ...workerOptions.bindings, TRANSFORMER_URL: flaky.url, TRANSFORMER_TOKEN: TOKEN, RETRY_DELAY_SECONDS: "1" },
       },
     });
-    const send = () =>
+    const [writeKey] = Object.keys(workerOptions.bindings.WRITE_KEYS);
+    const send = (key = writeKey) =>
       w.fetch("/v1/track", {
         method: "POST",
-        headers: { "Content-Type": "application/json", Origin: origin, "User-Agent": "toml-visitor", "CF-Connecting-IP": "198.51.100.20" },
+        headers: {
+          "Content-Type": "application/json;charset=UTF-8",
+          Authorization: `Basic ${Buffer.from(`${key}:`).toString("base64")}`,
+          Origin: origin,
+          "User-Agent": "toml-visitor",
+          "CF-Connecting-IP": "198.51.100.20",
+        },
         body: JSON.stringify({ type: "track", event: "Signed Up", messageId: "toml-1", userId: "u-1", properties: { type: "email" } }),
       });
     flaky.set("up");
-    assert.equal((await send()).status, 204);
+    assert.equal((await send("not-the-example-key")).status, 401);
+    assert.equal((await send()).status, 200);
     const [hit] = await sink.waitFor(1);
     assert.equal(new URL(hit.url, sink.url).searchParams.get("a"), "lead");
     assert.equal(hit.headers["x-forwarded-for"], "198.51.100.20");
 
     sink.reset();
     flaky.set("down");
-    assert.equal((await send()).status, 204);
+    assert.equal((await send()).status, 200);
     const line = await w.waitForLog((l) => l.level === "error" && l.source === "fetch");
     assert.equal(line.msg, "transformer unavailable: events queued for retry");
     assert.equal(line.queued, true);

@@ -13,6 +13,11 @@ export function findChromium() {
   return CHROMIUM_CANDIDATES.find((p) => existsSync(p)) || null;
 }
 
+// Offline: no host name resolves but 127.0.0.1 (Chromium would otherwise
+// look up accounts.google.com through the machine's resolver, off the box),
+// and anything not on loopback goes to a proxy port nothing serves (loopback
+// always bypasses the proxy). Requests the tests fulfil with route() never
+// reach either.
 export const CHROMIUM_ARGS = [
   "--no-sandbox",
   "--disable-gpu",
@@ -20,6 +25,8 @@ export const CHROMIUM_ARGS = [
   "--disable-component-update",
   "--disable-sync",
   "--no-first-run",
+  "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+  "--proxy-server=http://127.0.0.1:9",
 ];
 
 export const PIXEL_URL = "https://pixel.byspotify.com/ping.min.js";

@@ -1,5 +1,8 @@
 // Runs deploy/edge/worker.js in the real Workers runtime (workerd, through
-// Miniflare), collecting its console output as parsed JSON log lines.
+// Miniflare), collecting its console output as parsed JSON log lines. The
+// runtime listens on a free 127.0.0.1 port (`url`, for a browser); `cf: false`
+// keeps Miniflare from downloading https://workers.cloudflare.com/cf.json
+// (it uses its built-in placeholder): nothing leaves the machine.
 import { Miniflare } from "miniflare";
 import path from "node:path";
 import readline from "node:readline";
@@ -41,14 +44,18 @@ export async function startWorker({ bindings = {}, queue = false, workerOptions 
       };
   const mf = new Miniflare({
     ...opts,
+    host: "127.0.0.1",
+    port: 0,
+    cf: false,
     handleRuntimeStdio(stdout, stderr) {
       readline.createInterface({ input: stdout }).on("line", onLine);
       readline.createInterface({ input: stderr }).on("line", onLine);
     },
   });
-  await mf.ready;
+  const url = (await mf.ready).toString().replace(/\/$/, "");
   return {
     mf,
+    url,
     logs,
     raw,
     fetch: (url, init) => mf.dispatchFetch(new URL(url, "https://edge.test").toString(), init),
