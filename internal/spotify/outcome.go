@@ -2,6 +2,7 @@ package spotify
 
 import (
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
@@ -111,13 +112,11 @@ func (o *Outcome) BeaconParams(i int, fn func(name string, v gjson.Result)) {
 func (o *Outcome) AppendBeacon(dst []byte, base string, pixelIDQuery []byte, i int) []byte {
 	c := &o.Calls[i]
 	dst = append(dst, base...)
-	sep := byte('?')
-	for j := 0; j < len(base); j++ {
-		if base[j] == '?' {
-			sep = '&'
-		}
+	if strings.IndexByte(base, '?') >= 0 {
+		dst = append(dst, '&')
+	} else {
+		dst = append(dst, '?')
 	}
-	dst = append(dst, sep)
 	dst = append(dst, "key="...)
 	dst = append(dst, pixelIDQuery...)
 	dst = append(dst, "&a="...)
