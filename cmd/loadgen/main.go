@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -56,6 +57,7 @@ type config struct {
 	halfPeak    bool
 	seed        uint64
 	rounds      int
+	cpuProfile  string
 }
 
 func parse(args []string, out io.Writer) (config, error) {
@@ -74,6 +76,7 @@ func parse(args []string, out io.Writer) (config, error) {
 	fs.BoolVar(&c.halfPeak, "half-peak", false, "after the max-throughput run, attack at 50% of the measured peak and report its latency")
 	fs.Uint64Var(&c.seed, "seed", 1, "corpus seed")
 	fs.IntVar(&c.rounds, "rounds", 1, "alternate product and baseline attacks this many times and report the median ratio (steadier on a shared machine)")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (load generator and in-process servers) to this file")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -106,6 +109,17 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	set, err := destinations.Load("")
 	if err != nil {
 		return err
+	}
+	if c.cpuProfile != "" {
+		f, err := os.Create(c.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("creating the CPU profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("starting the CPU profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	product := c.target
 	if product == "" {

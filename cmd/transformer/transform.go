@@ -10,7 +10,6 @@ import (
 
 	"spotifypixel/internal/destinations"
 	"spotifypixel/internal/pipeline"
-	"spotifypixel/internal/spotify"
 )
 
 // runTransform reads a /transform request body from a file or stdin and
@@ -40,9 +39,6 @@ func runTransform(args []string, getenv func(string) string, stdin io.Reader, st
 	body, err := readInput(fs.Arg(0), stdin)
 	if err != nil {
 		return err
-	}
-	if !spotify.NestingWithin(string(body), spotify.MaxDepth) {
-		return fmt.Errorf("the input nests JSON arrays and objects deeper than %d levels", spotify.MaxDepth)
 	}
 	out, _, err := pipeline.Transform(nil, set, body, pipeline.Query{DestinationID: *destID, Include: *include, BeaconURL: *beaconURL})
 	if err != nil {

@@ -84,47 +84,80 @@ var (
 )
 
 // Transform runs a whole /transform request and appends its response to dst.
+// The body is read once in the usual case: ParseRequest guesses where the
+// batch ends and the engine checks it while transforming; when the guess
+// fails (a malformed body, or members after the batch), the output is
+// dropped and the request runs again on an exactly parsed body, so that
+// every error is the one a full check first would give.
 func Transform(dst []byte, set *destinations.Set, body []byte, q Query) ([]byte, spotify.Summary, error) {
-	var sum spotify.Summary
 	opts, err := q.Options()
 	if err != nil {
-		return dst, sum, err
+		return dst, spotify.Summary{}, err
 	}
 	req, err := spotify.ParseRequest(body)
 	if err != nil {
-		return dst, sum, err
+		return dst, spotify.Summary{}, err
 	}
-	id, cfg, err := Resolve(set, &req, q.DestinationID)
+	if out, sum, err, ok := transformRequest(dst, set, &req, q, opts); ok {
+		return out, sum, err
+	}
+	if req, err = spotify.ParseRequestExact(body); err != nil {
+		return dst, spotify.Summary{}, err
+	}
+	out, sum, err, ok := transformRequest(dst, set, &req, q, opts)
+	if !ok && err == nil { // a checked body cannot fail its walk
+		err = apperr.New(apperr.BadRequest, "request body is not valid JSON")
+	}
+	return out, sum, err
+}
+
+// transformRequest answers req; it reports false, with nothing appended,
+// when a guessed request (not Checked) runs into any trouble, for Transform
+// to start again on the exact parse.
+func transformRequest(dst []byte, set *destinations.Set, req *spotify.Request, q Query, opts spotify.Options) ([]byte, spotify.Summary, error, bool) {
+	var sum spotify.Summary
+	id, cfg, err := Resolve(set, req, q.DestinationID)
+	if err == nil {
+		err = CheckCAPI(cfg, opts)
+	}
 	if err != nil {
-		return dst, sum, err
-	}
-	if err := CheckCAPI(cfg, opts); err != nil {
-		return dst, sum, err
+		return dst, sum, err, req.Checked
 	}
 	start := len(dst)
 	dst = spotify.AppendResponseHead(dst, id, cfg)
-	if len(req.Batch.Raw) < parallelBytes || runtime.GOMAXPROCS(0) < 2 {
-		// One pass: transform and count at once; over the limit, drop the output.
+	if !parallel(req) {
+		// One pass: check, transform and count at once; in trouble, drop the output.
 		t := transformers.Get().(*spotify.Transformer)
 		defer transformers.Put(t)
 		t.Reset(cfg, opts)
 		capi := collectCAPI(t, opts)
-		var within bool
-		if dst, within = t.AppendResults(dst, req.Batch, 0, q.MaxEvents, &sum); !within {
-			return dst[:start], spotify.Summary{}, tooMany(spotify.CountEvents(req.Batch), q.MaxEvents)
+		out, ok := t.AppendBatch(dst, req, q.MaxEvents, &sum)
+		switch {
+		case ok:
+			return appendTail(out, &sum, cfg, q, capi), sum, nil, true
+		case !req.Checked:
+			return dst[:start], spotify.Summary{}, nil, false
 		}
-		return appendTail(dst, &sum, cfg, q, capi), sum, nil
+		return dst[:start], spotify.Summary{}, tooMany(spotify.CountEvents(req.Batch), q.MaxEvents), true
 	}
 	sp := spanBufs.Get().(*[]spotify.Span)
 	defer spanBufs.Put(sp)
-	spans := spotify.AppendSpans((*sp)[:0], req.Batch)
+	spans, ok := spotify.AppendSpans((*sp)[:0], req)
 	*sp = spans
+	if !ok {
+		return dst[:start], spotify.Summary{}, nil, false
+	}
 	if q.MaxEvents > 0 && len(spans) > q.MaxEvents {
-		return dst[:start], spotify.Summary{}, tooMany(len(spans), q.MaxEvents)
+		return dst[:start], spotify.Summary{}, tooMany(len(spans), q.MaxEvents), true
 	}
 	var capi []*spotify.CAPIEvents
 	dst, capi = appendResults(dst, cfg, opts, req.Batch.Raw, spans, &sum)
-	return appendTail(dst, &sum, cfg, q, capi...), sum, nil
+	return appendTail(dst, &sum, cfg, q, capi...), sum, nil, true
+}
+
+// parallel reports whether req's batch is worth splitting across cores.
+func parallel(req *spotify.Request) bool {
+	return len(req.Batch.Raw) >= parallelBytes && runtime.GOMAXPROCS(0) >= 2
 }
 
 // CheckCAPI refuses include=capi for a destination without CAPI keys.

@@ -84,7 +84,7 @@ func (l *limits) middleware(next http.Handler) http.Handler {
 				r.Body = &deadlineBody{ReadCloser: r.Body, timeout: l.timeout}
 			}
 		}
-		if hasBody(r) {
+		if hasBody(r) && needsNestingGuard(r) {
 			stop := l.guardNesting(r)
 			defer stop()
 		}
@@ -121,6 +121,14 @@ func (l *limits) mayParse(r *http.Request) bool {
 		return rudder.IsDestination(strings.TrimPrefix(p, "/v0/destinations/"))
 	}
 	return false
+}
+
+// needsNestingGuard reports whether a body must be checked for nesting as
+// it is read: every body but a JSON /transform one, which the engine checks
+// itself (spotify.Check, without recursion) while it transforms it, so that
+// its bytes are not scanned twice.
+func needsNestingGuard(r *http.Request) bool {
+	return r.URL.Path != "/transform" || isNDJSON(r)
 }
 
 // errBodyTimeout is why a body read failed when the request timeout passed

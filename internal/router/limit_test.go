@@ -261,8 +261,8 @@ func TestLimitsThroughRouter(t *testing.T) {
 	d.Metrics = metrics.NewMetrics(prometheus.NewRegistry())
 	h := New(d)
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/transform?destination=x",
-		strings.NewReader(`{"batch":[`+strings.Repeat("[", 2000)+`]}`)))
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v0/destinations/spotify_pixel",
+		strings.NewReader(`[{"message":`+strings.Repeat("[", 2000)+`]}]`)))
 	if rec.Code != 400 || !strings.Contains(rec.Body.String(), "deeper than 1000 levels") {
 		t.Errorf("deep body: %d %s", rec.Code, rec.Body)
 	}

@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tidwall/gjson"
-
 	"spotifypixel/internal/apperr"
 	"spotifypixel/internal/pipeline"
 	"spotifypixel/internal/spotify"
@@ -158,7 +156,7 @@ func (s *ndjsonStream) event(line []byte, tooLong bool) {
 	switch {
 	case tooLong:
 		o = s.t.Fail(spotify.ErrInstrumentation, "event is larger than the limit of "+strconv.FormatInt(s.d.MaxBodyBytes, 10)+" bytes")
-	case !gjson.ValidBytes(line):
+	case spotify.CheckBytes(line, spotify.MaxDepth) != nil:
 		o = s.t.Fail(spotify.ErrInstrumentation, "event is not valid JSON")
 	default:
 		o = s.t.TransformBytes(line)

@@ -16,50 +16,79 @@ type Request struct {
 	DestinationID string       // the inline destination's ID, "" when absent
 	Inline        bool         // the body carries a destination
 	Config        string       // the inline destination's raw Config JSON
-	Batch         gjson.Result // the batch array
+	Batch         gjson.Result // the batch array; a guess until confirmed, unless Checked
+	// Checked says the whole body was checked before the batch was found, so
+	// that Batch is exact. Otherwise (the usual case, when "batch" is the
+	// body's last member) the batch was taken to run to the body's last "]"
+	// and its events are checked while they are transformed: the body is read
+	// once. AppendBatch confirms the guess or reports that it was wrong.
+	Checked bool
+	rest    string // the body from the batch's "[" to its end
 }
 
 var utf8BOM = []byte("\xef\xbb\xbf")
 
-// ParseRequest validates a /transform body's JSON and shape; a leading UTF-8
-// byte order mark is ignored, as RFC 8259 allows. The Request
-// refers into body, which must stay unchanged while it is used.
-func ParseRequest(body []byte) (Request, error) {
+// Levels of a /transform body above its events: the body, then the batch.
+const batchLevels = 2
+
+// ParseRequest reads a /transform body's destination and finds its batch; a
+// leading UTF-8 byte order mark is ignored, as RFC 8259 allows. Every byte
+// before the batch is checked here, the batch's events by AppendBatch, so a
+// body is read once. The Request refers into body, which must stay
+// unchanged while it is used.
+func ParseRequest(body []byte) (Request, error) { return parseRequest(body, true) }
+
+// ParseRequestExact is ParseRequest for when the guess failed: it checks
+// the whole body first and finds the batch exactly.
+func ParseRequestExact(body []byte) (Request, error) { return parseRequest(body, false) }
+
+func parseRequest(body []byte, guess bool) (Request, error) {
 	if len(body) == 0 {
 		return Request{}, apperr.New(apperr.BadRequest, "request body is empty")
 	}
-	body = bytes.TrimPrefix(body, utf8BOM)
-	if !gjson.ValidBytes(body) {
-		return Request{}, apperr.New(apperr.BadRequest, "request body is not valid JSON")
+	s := bstr(bytes.TrimPrefix(body, utf8BOM))
+	batchEnd := guessBatchEnd(s)
+	if !guess || batchEnd < 0 {
+		if err := CheckBody(s); err != nil {
+			return Request{}, err
+		}
 	}
-	root := gjson.Parse(bstr(body))
-	if !root.IsObject() {
+	i := skipWS(s, 0)
+	if i >= len(s) || s[i] != '{' {
+		if err := CheckBody(s); err != nil {
+			return Request{}, err
+		}
 		return Request{}, apperr.New(apperr.BadRequest, "request body must be a JSON object")
 	}
-	var r Request
+	r := Request{Checked: !guess || batchEnd < 0}
 	var dest gjson.Result
-	members(root.Raw, 0, func(key, _ string, vs int) int {
-		end := skipValue(root.Raw, vs)
+	end := members(s, i, MaxDepth, func(key, _ string, vs int) int {
 		switch {
-		case key == "destination" && !dest.Exists():
-			dest = value(root.Raw[vs:end])
 		case key == "batch" && !r.Batch.Exists():
-			r.Batch = value(root.Raw[vs:end])
-		}
-		return end
-	})
-	if d := dest; d.Exists() && d.Type != gjson.Null {
-		if !d.IsObject() {
-			return Request{}, apperr.New(apperr.BadRequest, "destination must be an object")
-		}
-		r.Inline = true
-		if id := d.Get("ID"); present(id) {
-			if id.Type != gjson.String {
-				return Request{}, apperr.New(apperr.BadRequest, "destination.ID must be a string")
+			if !r.Checked && s[vs] == '[' {
+				r.Batch = gjson.Result{Type: gjson.JSON, Raw: s[vs:batchEnd]}
+				r.rest = s[vs:]
+				return -1 // the rest is the batch's, and AppendBatch's to check
 			}
-			r.DestinationID = id.Str
+			end := skipValue(s, vs, MaxDepth-1)
+			r.Batch = value(s[vs:end])
+			return end
+		case key == "destination" && !dest.Exists():
+			end := skipValue(s, vs, MaxDepth-1)
+			dest = value(s[vs:end])
+			return end
 		}
-		r.Config = d.Get("Config").Raw
+		return skipValue(s, vs, MaxDepth-1)
+	})
+	if r.rest == "" && !r.Checked && (end >= len(s) || skipWS(s, end) != len(s)) {
+		// Malformed before the batch, or no batch to guess: say exactly what.
+		return parseRequest(body, false)
+	}
+	if err := r.readDestination(dest); err != nil {
+		if cerr := r.Check(body); cerr != nil {
+			return Request{}, cerr // a body that is not JSON says so first
+		}
+		return Request{}, err
 	}
 	if !r.Batch.IsArray() {
 		return Request{}, apperr.New(apperr.BadRequest, "batch must be an array of events")
@@ -67,25 +96,95 @@ func ParseRequest(body []byte) (Request, error) {
 	return r, nil
 }
 
+// guessBatchEnd returns the index just past the last "]" of s when only
+// whitespace and the body's closing "}" follow it, else -1.
+func guessBatchEnd(s string) int {
+	i := len(s) - 1
+	for i >= 0 && isSpace(s[i]) {
+		i--
+	}
+	if i < 0 || s[i] != '}' {
+		return -1
+	}
+	for i--; i >= 0 && isSpace(s[i]); i-- {
+	}
+	if i < 0 || s[i] != ']' {
+		return -1
+	}
+	return i + 1
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// readDestination takes the inline destination's ID and Config.
+func (r *Request) readDestination(d gjson.Result) error {
+	if !d.Exists() || d.Type == gjson.Null {
+		return nil
+	}
+	if !d.IsObject() {
+		return apperr.New(apperr.BadRequest, "destination must be an object")
+	}
+	r.Inline = true
+	if id := d.Get("ID"); present(id) {
+		if id.Type != gjson.String {
+			return apperr.New(apperr.BadRequest, "destination.ID must be a string")
+		}
+		r.DestinationID = id.Str
+	}
+	r.Config = d.Get("Config").Raw
+	return nil
+}
+
+// CheckBody returns the 400 error for a request body that is not JSON or
+// nests deeper than MaxDepth, naming the byte where the fault is; nil if it
+// is well formed.
+func CheckBody(s string) error {
+	if e := Check(s, MaxDepth); e != nil {
+		return apperr.New(apperr.BadRequest, "request body %s", e.Error())
+	}
+	return nil
+}
+
+// Check returns the error of a body a guessed walk could not confirm, or
+// nil when the body is well formed (the guess alone was wrong).
+func (r *Request) Check(body []byte) error {
+	if r.Checked {
+		return nil
+	}
+	return CheckBody(bstr(bytes.TrimPrefix(body, utf8BOM)))
+}
+
 // Span is where one event of a batch stands in the batch's raw text.
 type Span struct{ Start, End int }
 
-// AppendSpans appends the position of every event of batch to dst, so that
-// callers can count events and split a batch without decoding it.
-func AppendSpans(dst []Span, batch gjson.Result) []Span {
-	raw := batch.Raw
-	elements(raw, func(at int) int {
-		end := skipValue(raw, at)
-		dst = append(dst, Span{at, end})
+// AppendSpans appends the position of every event of req's batch to dst
+// (checking them), so that callers can count events and split a batch
+// without transforming it. It reports false when the batch is not what
+// ParseRequest guessed (see AppendBatch).
+func AppendSpans(dst []Span, req *Request) ([]Span, bool) {
+	s, want := req.text()
+	end := elements(s, 0, func(at int) int {
+		end := skipValue(s, at, MaxDepth-batchLevels)
+		if end < len(s) {
+			dst = append(dst, Span{at, end})
+		}
 		return end
 	})
-	return dst
+	return dst, end == want
+}
+
+// text returns the text to walk for the batch and where the walk must end.
+func (r *Request) text() (string, int) {
+	if r.Checked {
+		return r.Batch.Raw, len(r.Batch.Raw)
+	}
+	return r.rest, len(r.Batch.Raw)
 }
 
 // CountEvents returns the number of events in a batch array without decoding them.
 func CountEvents(batch gjson.Result) int {
 	n := 0
-	elements(batch.Raw, func(at int) int { n++; return skipValue(batch.Raw, at) })
+	elements(batch.Raw, 0, func(at int) int { n++; return skipValue(batch.Raw, at, MaxDepth) })
 	return n
 }
 
@@ -146,18 +245,39 @@ func (s *Summary) AppendJSON(dst []byte) []byte {
 	return append(dst, '}')
 }
 
-// AppendResults transforms every event of batch and appends their results,
-// comma-separated, numbering them from first; it counts them in sum. With
-// max > 0 it stops after max events and reports false when the batch holds
-// more, so that a caller can enforce a limit without a counting pass.
+// AppendResults transforms every event of batch (checked JSON) and appends
+// their results, comma-separated, numbering them from first; it counts them
+// in sum. With max > 0 it stops after max events and reports false when the
+// batch holds more, so that a caller can enforce a limit without a counting
+// pass.
 func (t *Transformer) AppendResults(dst []byte, batch gjson.Result, first, max int, sum *Summary) ([]byte, bool) {
+	dst, _, within := t.appendBatch(dst, batch.Raw, first, max, sum)
+	return dst, within
+}
+
+// AppendBatch is AppendResults for req's batch, checking its events as it
+// goes. It reports false when it stopped early: after max events (max > 0)
+// when the batch holds more, or, for a guessed request, when the body was
+// not what ParseRequest guessed (malformed, or the batch ended before the
+// body's last "]"). The caller then drops the output: a guessed request
+// starts again with ParseRequestExact, a checked one has too many events.
+func (t *Transformer) AppendBatch(dst []byte, req *Request, max int, sum *Summary) ([]byte, bool) {
+	s, want := req.text()
+	dst, end, within := t.appendBatch(dst, s, 0, max, sum)
+	return dst, within && end == want
+}
+
+// appendBatch walks the array at the start of s, events nesting at most
+// MaxDepth-batchLevels levels, and returns the index just past it (len(s)
+// when it is malformed).
+func (t *Transformer) appendBatch(dst []byte, s string, first, max int, sum *Summary) ([]byte, int, bool) {
 	i := first
 	// One check of the whole batch spares a check per event in the usual case.
-	t.utf8OK = utf8.ValidString(batch.Raw)
-	defer func() { t.utf8OK = false }()
-	raw := batch.Raw
+	t.utf8OK = utf8.ValidString(s)
+	t.limit = MaxDepth - batchLevels
+	defer func() { t.utf8OK, t.limit = false, MaxDepth }()
 	within := true
-	elements(raw, func(at int) int {
+	end := elements(s, 0, func(at int) int {
 		if max > 0 && i-first == max {
 			within = false
 			return -1
@@ -165,13 +285,13 @@ func (t *Transformer) AppendResults(dst []byte, batch gjson.Result, first, max i
 		if i > first {
 			dst = append(dst, ',')
 		}
-		o, end := t.transformAt(raw, at)
+		o, end := t.transformAt(s, at)
 		sum.Add(o)
 		dst = t.appendResult(dst, i, o)
 		i++
 		return end
 	})
-	return dst, within
+	return dst, end, within
 }
 
 // AppendSpanResults transforms the events of raw (a batch's text) at spans
@@ -182,7 +302,8 @@ func (t *Transformer) AppendSpanResults(dst []byte, raw string, spans []Span, fi
 	}
 	// One check of the chunk spares a check per event in the usual case.
 	t.utf8OK = utf8.ValidString(raw[spans[0].Start:spans[len(spans)-1].End])
-	defer func() { t.utf8OK = false }()
+	t.limit = MaxDepth - batchLevels
+	defer func() { t.utf8OK, t.limit = false, MaxDepth }()
 	for k, sp := range spans {
 		if k > 0 {
 			dst = append(dst, ',')

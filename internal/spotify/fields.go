@@ -17,11 +17,12 @@ func (f *topFields) contextFields() (page, traits, consent gjson.Result) {
 }
 
 // scan reads the event object that starts at s[i] into f and props, and
-// returns the index just past it.
-func (f *topFields) scan(s string, i int, props *fields) int {
+// returns the index just past it; it may nest limit levels (len(s) when it
+// is malformed or deeper).
+func (f *topFields) scan(s string, i, limit int, props *fields) int {
 	*f = topFields{}
 	*props = fields{}
-	return members(s, i, func(key, _ string, vs int) int {
+	return members(s, i, limit, func(key, _ string, vs int) int {
 		var dst *gjson.Result
 		switch key {
 		case "type":
@@ -36,22 +37,22 @@ func (f *topFields) scan(s string, i int, props *fields) int {
 			dst = &f.integrations
 		case "context":
 			if f.context.Exists() {
-				return skipValue(s, vs)
+				return skipValue(s, vs, limit-1)
 			}
-			end := f.scanContext(s, vs)
+			end := f.scanContext(s, vs, limit-1)
 			f.context = value(s[vs:end])
 			return end
 		case "properties":
 			if f.properties.Exists() {
-				return skipValue(s, vs)
+				return skipValue(s, vs, limit-1)
 			}
-			end := props.scan(s, vs)
+			end := props.scan(s, vs, limit-1)
 			f.properties = value(s[vs:end])
 			return end
 		default:
-			return skipValue(s, vs)
+			return skipValue(s, vs, limit-1)
 		}
-		end := skipValue(s, vs)
+		end := skipValue(s, vs, limit-1)
 		if !dst.Exists() {
 			*dst = value(s[vs:end])
 		}
@@ -60,9 +61,9 @@ func (f *topFields) scan(s string, i int, props *fields) int {
 }
 
 // scanContext reads the members of context the engine needs.
-func (f *topFields) scanContext(s string, i int) int {
-	return members(s, i, func(key, _ string, vs int) int {
-		end := skipValue(s, vs)
+func (f *topFields) scanContext(s string, i, limit int) int {
+	return members(s, i, limit, func(key, _ string, vs int) int {
+		end := skipValue(s, vs, limit-1)
 		var dst *gjson.Result
 		switch key {
 		case "page":
@@ -162,15 +163,16 @@ type fields [numSrc]gjson.Result
 func (f *fields) load(obj gjson.Result) {
 	*f = fields{}
 	if obj.IsObject() {
-		f.scan(obj.Raw, 0)
+		f.scan(obj.Raw, 0, MaxDepth)
 	}
 }
 
 // scan reads the members of the object at s[i] that the parameter maps use
-// and returns the index just past the value (of any type).
-func (f *fields) scan(s string, i int) int {
-	return members(s, i, func(key, _ string, vs int) int {
-		end := skipValue(s, vs)
+// and returns the index just past the value (of any type), which may nest
+// limit levels.
+func (f *fields) scan(s string, i, limit int) int {
+	return members(s, i, limit, func(key, _ string, vs int) int {
+		end := skipValue(s, vs, limit-1)
 		if k, ok := srcOf(key); ok && !f[k].Exists() {
 			f[k] = value(s[vs:end])
 		}

@@ -1,15 +1,78 @@
 package spotify
 
 import (
+	"math/bits"
 	"strings"
 
 	"github.com/tidwall/gjson"
 )
 
 // The engine's hot loops walk JSON with these few functions instead of
-// gjson's ForEach: they skip string contents with strings.IndexByte (memchr)
-// and hand out raw values, so that only the members the engine reads are
-// parsed. They never read out of bounds: on malformed input they stop early.
+// gjson: one walk both checks that the text is JSON (RFC 8259, nesting
+// limit included) and hands out the raw values the engine reads, so that a
+// request body is read once. String contents are scanned eight bytes at a
+// time. The skip and walk functions never read out of bounds; on malformed
+// text they return len(s), so that every enclosing walk ends at the end of
+// the text without its closing bracket, which its own caller reports.
+
+// MaxDepth is the deepest nesting of arrays and objects a request may have:
+// real events nest a dozen levels, and a limit keeps every parser on the way
+// (gjson's recurses once per level) far from the end of its stack.
+const MaxDepth = 1000
+
+// ScanError says why JSON text was refused: its Offset is the byte where
+// the fault was found.
+type ScanError struct {
+	Offset  int
+	TooDeep bool // nesting went deeper than the limit; else a syntax error
+	Limit   int  // the nesting limit, when TooDeep
+}
+
+// Error names the fault and where it is.
+func (e *ScanError) Error() string {
+	if e.TooDeep {
+		return "nests JSON arrays and objects deeper than " + itoa(e.Limit) + " levels (at byte " + itoa(e.Offset) + ")"
+	}
+	return "is not valid JSON (at byte " + itoa(e.Offset) + ")"
+}
+
+func itoa(n int) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		if n /= 10; n == 0 {
+			return string(b[i:])
+		}
+	}
+}
+
+// Check reports whether s is one JSON value (whitespace around it allowed)
+// nesting at most limit levels; it never recurses, so any text is safe.
+func Check(s string, limit int) *ScanError {
+	i := skipWS(s, 0)
+	end, fault := scanValue(s, i, limit)
+	if fault == faultNone {
+		if end = skipWS(s, end); end == len(s) {
+			return nil
+		}
+		fault = faultSyntax
+	}
+	return &ScanError{Offset: end, TooDeep: fault == faultDeep, Limit: limit}
+}
+
+// CheckBytes is Check for a byte slice, without copying it.
+func CheckBytes(b []byte, limit int) *ScanError { return Check(bstr(b), limit) }
+
+// fault is why scanValue stopped early.
+type fault uint8
+
+const (
+	faultNone fault = iota
+	faultSyntax
+	faultDeep
+)
 
 // skipWS returns the index of the first non-whitespace byte at or after i.
 func skipWS(s string, i int) int {
@@ -24,100 +87,272 @@ func skipWS(s string, i int) int {
 	return i
 }
 
-// skipString returns the index just past the string that opens at s[i].
-func skipString(s string, i int) int {
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// load64 reads the eight bytes of s from i, little-endian; the compiler
+// turns it into one load.
+func load64(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// stringStops marks, in the high bit of each byte of x, the bytes that end a
+// run of plain string text: a quote, a backslash or a control character.
+// Only the lowest mark is exact (a borrow can mark a byte above it).
+func stringStops(x uint64) uint64 {
+	q, b := x^(ones*'"'), x^(ones*'\\')
+	return ((q-ones)&^q | (b-ones)&^b | (x-ones*0x20)&^x) & highs
+}
+
+// scanString returns the index just past the string that opens at s[i] and
+// whether it is well formed; if not, the index is where the fault is.
+func scanString(s string, i int) (int, bool) {
 	i++
-	// Most keys and values are short: a plain loop beats a memchr call there.
-	for n := min(len(s), i+16); i < n; i++ {
-		switch s[i] {
-		case '"':
-			return i + 1
-		case '\\':
-			return skipEscaped(s, i)
-		}
-	}
-	return skipEscaped(s, i)
-}
-
-// skipEscaped finishes skipString from s[i], honouring backslash escapes.
-func skipEscaped(s string, i int) int {
 	for {
-		if i >= len(s) {
-			return len(s)
-		}
-		j := strings.IndexByte(s[i:], '"')
-		if j < 0 {
-			return len(s)
-		}
-		i += j
-		backslashes := 0
-		for k := i - 1; k >= 0 && s[k] == '\\'; k-- {
-			backslashes++
-		}
-		i++
-		if backslashes%2 == 0 {
-			return i
-		}
-	}
-}
-
-// skipValue returns the index just past the JSON value that starts at s[i].
-func skipValue(s string, i int) int {
-	if i >= len(s) {
-		return i
-	}
-	switch s[i] {
-	case '"':
-		return skipString(s, i)
-	case '{', '[':
-		depth := 0
-		for i < len(s) {
-			switch s[i] {
-			case '"':
-				i = skipString(s, i)
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
+		for i+8 <= len(s) {
+			if m := stringStops(load64(s, i)); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				goto stop
 			}
+			i += 8
+		}
+		for i < len(s) && s[i] >= 0x20 && s[i] != '"' && s[i] != '\\' {
 			i++
 		}
+		if i >= len(s) {
+			return len(s), false
+		}
+	stop:
+		switch s[i] {
+		case '"':
+			return i + 1, true
+		case '\\':
+			if i+1 >= len(s) {
+				return len(s), false
+			}
+			switch s[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if i+6 > len(s) || !isHex(s[i+2]) || !isHex(s[i+3]) || !isHex(s[i+4]) || !isHex(s[i+5]) {
+					return i, false
+				}
+				i += 6
+			default:
+				return i, false
+			}
+		default: // a control character
+			return i, false
+		}
+	}
+}
+
+func isHex(c byte) bool {
+	return c-'0' < 10 || (c|0x20)-'a' < 6
+}
+
+// skipString returns the index just past the string that opens at s[i], or
+// len(s) when it is malformed.
+func skipString(s string, i int) int {
+	if end, ok := scanString(s, i); ok {
+		return end
+	}
+	return len(s)
+}
+
+// scanNumber returns the index just past the number that starts at s[i],
+// and whether it follows JSON's grammar.
+func scanNumber(s string, i int) (int, bool) {
+	if s[i] == '-' {
+		if i++; i >= len(s) {
+			return i, false
+		}
+	}
+	switch c := s[i]; {
+	case c == '0':
+		i++
+	case c-'1' < 9:
+		for i++; i < len(s) && s[i]-'0' < 10; i++ {
+		}
+	default:
+		return i, false
+	}
+	if i < len(s) && s[i] == '.' {
+		if i++; i >= len(s) || s[i]-'0' >= 10 {
+			return i, false
+		}
+		for i++; i < len(s) && s[i]-'0' < 10; i++ {
+		}
+	}
+	if i < len(s) && s[i]|0x20 == 'e' {
+		if i++; i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if i >= len(s) || s[i]-'0' >= 10 {
+			return i, false
+		}
+		for i++; i < len(s) && s[i]-'0' < 10; i++ {
+		}
+	}
+	return i, true
+}
+
+// scanScalar returns the index just past the string, number or literal at
+// s[i] (i < len(s)), and whether it is well formed.
+func scanScalar(s string, i int) (int, bool) {
+	switch s[i] {
+	case '"':
+		return scanString(s, i)
+	case 't':
+		return i + 4, strings.HasPrefix(s[i:], "true")
+	case 'f':
+		return i + 5, strings.HasPrefix(s[i:], "false")
+	case 'n':
+		return i + 4, strings.HasPrefix(s[i:], "null")
+	}
+	return scanNumber(s, i)
+}
+
+// scanValue returns the index just past the JSON value at s[i] (no leading
+// whitespace), which may nest limit levels of arrays and objects; on a
+// fault, the index where it was found and why. It keeps its own stack of
+// open containers (one bit each) instead of recursing.
+func scanValue(s string, i, limit int) (int, fault) {
+	if i >= len(s) {
+		return i, faultSyntax
+	}
+	if c := s[i]; c != '{' && c != '[' {
+		end, ok := scanScalar(s, i)
+		if !ok || end > len(s) {
+			return min(end, len(s)), faultSyntax
+		}
+		return end, faultNone
+	}
+	var objects [MaxDepth/64 + 1]uint64 // bit d: level d is an object
+	depth := 0
+	for {
+		// s[i] is a value's first byte.
+		switch c := s[i]; c {
+		case '{', '[':
+			if depth >= limit || depth >= MaxDepth {
+				return i, faultDeep
+			}
+			if c == '{' {
+				objects[depth>>6] |= 1 << (depth & 63)
+			} else {
+				objects[depth>>6] &^= 1 << (depth & 63)
+			}
+			depth++
+			if i = skipWS(s, i+1); i >= len(s) {
+				return i, faultSyntax
+			}
+			if s[i] == c+2 { // '}' is '{'+2, ']' is '['+2
+				i++
+				depth--
+				break
+			}
+			if c == '{' {
+				if i = scanKey(s, i); i >= len(s) {
+					return i, faultSyntax
+				}
+			}
+			continue
+		default:
+			end, ok := scanScalar(s, i)
+			if !ok || end > len(s) {
+				return min(end, len(s)), faultSyntax
+			}
+			i = end
+		}
+		// After a value: a comma, or the close of the open container.
+		for {
+			if depth == 0 {
+				return i, faultNone
+			}
+			if i = skipWS(s, i); i >= len(s) {
+				return i, faultSyntax
+			}
+			object := objects[(depth-1)>>6]&(1<<((depth-1)&63)) != 0
+			switch s[i] {
+			case ',':
+				if i = skipWS(s, i+1); object {
+					if i = scanKey(s, i); i >= len(s) {
+						return i, faultSyntax
+					}
+				} else if i >= len(s) {
+					return i, faultSyntax
+				}
+			case '}', ']':
+				if (s[i] == '}') != object {
+					return i, faultSyntax
+				}
+				i++
+				depth--
+				continue
+			default:
+				return i, faultSyntax
+			}
+			break
+		}
+	}
+}
+
+// scanKey reads an object key at s[i], its colon and the whitespace after
+// it, and returns the index of the member's value, or len(s) on a fault.
+func scanKey(s string, i int) int {
+	if i >= len(s) || s[i] != '"' {
 		return len(s)
 	}
-	for i < len(s) {
-		switch s[i] {
-		case ',', '}', ']', ' ', '\t', '\n', '\r':
-			return i
-		}
-		i++
+	end, ok := scanString(s, i)
+	if !ok {
+		return len(s)
 	}
-	return i
+	if end = skipWS(s, end); end >= len(s) || s[end] != ':' {
+		return len(s)
+	}
+	return skipWS(s, end+1)
+}
+
+// skipValue returns the index just past the JSON value at s[i] (no leading
+// whitespace) nesting at most limit levels, or len(s) when it is malformed.
+func skipValue(s string, i, limit int) int {
+	if end, fault := scanValue(s, i, limit); fault == faultNone {
+		return end
+	}
+	return len(s)
 }
 
 // members walks the object that starts at s[i] (after whitespace): for each
 // member it calls fn with the unescaped key, the key as written and the
 // index of the value, and fn returns the index just past the value (it may
-// read the value itself on the way). A negative return stops the walk.
-// members returns the index just past the object, or past the value when it
-// is not an object; len(s) when the text is malformed.
-func members(s string, i int, fn func(key, rawKey string, vs int) int) int {
+// read the value itself on the way); the values may nest limit-1 levels. A
+// return of len(s) or less than the value's index ends the walk. members
+// returns the index just past the object, or past the value when it is not
+// an object; len(s) when the text is malformed.
+func members(s string, i, limit int, fn func(key, rawKey string, vs int) int) int {
 	i = skipWS(s, i)
 	if i >= len(s) || s[i] != '{' {
-		return skipValue(s, i)
+		return skipValue(s, i, limit)
+	}
+	if limit < 1 {
+		return len(s)
 	}
 	i = skipWS(s, i+1)
 	if i < len(s) && s[i] == '}' {
 		return i + 1
 	}
 	for i < len(s) && s[i] == '"' {
-		keyEnd := skipString(s, i)
+		keyEnd, ok := scanString(s, i)
+		if !ok {
+			return len(s)
+		}
 		rawKey := s[i:keyEnd]
 		i = skipWS(s, keyEnd)
-		if i >= len(s) || s[i] != ':' || len(rawKey) < 2 {
+		if i >= len(s) || s[i] != ':' {
 			return len(s)
 		}
 		vs := skipWS(s, i+1)
@@ -128,14 +363,45 @@ func members(s string, i int, fn func(key, rawKey string, vs int) int) int {
 		if ve <= vs {
 			return len(s)
 		}
-		i = skipWS(s, ve)
-		if i >= len(s) {
+		if i = skipWS(s, ve); i >= len(s) {
 			return len(s)
 		}
 		switch s[i] {
 		case ',':
 			i = skipWS(s, i+1)
 		case '}':
+			return i + 1
+		default:
+			return len(s)
+		}
+	}
+	return len(s)
+}
+
+// elements walks the array that starts at s[i] (after whitespace): for each
+// element it calls fn with the element's index, and fn returns the index
+// just past the element (len(s) ends the walk). elements returns the index
+// just past the array, or len(s) when it is not an array or is malformed.
+func elements(s string, i int, fn func(at int) int) int {
+	i = skipWS(s, i)
+	if i >= len(s) || s[i] != '[' {
+		return len(s)
+	}
+	if i = skipWS(s, i+1); i < len(s) && s[i] == ']' {
+		return i + 1
+	}
+	for i < len(s) {
+		end := fn(i)
+		if end <= i {
+			return len(s)
+		}
+		if i = skipWS(s, end); i >= len(s) {
+			return len(s)
+		}
+		switch s[i] {
+		case ',':
+			i = skipWS(s, i+1)
+		case ']':
 			return i + 1
 		default:
 			return len(s)
@@ -151,8 +417,8 @@ func eachMember(obj string, fn func(key, rawKey, raw string) bool) {
 	if i := skipWS(obj, 0); i >= len(obj) || obj[i] != '{' {
 		return
 	}
-	members(obj, 0, func(key, rawKey string, vs int) int {
-		ve := skipValue(obj, vs)
+	members(obj, 0, MaxDepth, func(key, rawKey string, vs int) int {
+		ve := skipValue(obj, vs, MaxDepth)
 		if !fn(key, rawKey, obj[vs:ve]) {
 			return -1
 		}
@@ -163,46 +429,13 @@ func eachMember(obj string, fn func(key, rawKey, raw string) bool) {
 // eachElement calls fn with the raw text of each element of the array arr,
 // until fn returns false. A value that is not an array yields nothing.
 func eachElement(arr string, fn func(raw string) bool) {
-	i := skipWS(arr, 0)
-	if i >= len(arr) || arr[i] != '[' {
-		return
-	}
-	i = skipWS(arr, i+1)
-	for i < len(arr) && arr[i] != ']' {
-		end := skipValue(arr, i)
-		if end <= i {
-			return
+	elements(arr, 0, func(at int) int {
+		end := skipValue(arr, at, MaxDepth)
+		if end >= len(arr) || !fn(arr[at:end]) {
+			return -1
 		}
-		if !fn(arr[i:end]) {
-			return
-		}
-		i = skipWS(arr, end)
-		if i >= len(arr) || arr[i] != ',' {
-			return
-		}
-		i = skipWS(arr, i+1)
-	}
-}
-
-// elements walks the array that starts at s[i]: for each element it calls fn
-// with the element's index, and fn returns the index just past the element.
-func elements(s string, fn func(at int) int) {
-	i := skipWS(s, 0)
-	if i >= len(s) || s[i] != '[' {
-		return
-	}
-	i = skipWS(s, i+1)
-	for i < len(s) && s[i] != ']' {
-		end := fn(i)
-		if end <= i {
-			return
-		}
-		i = skipWS(s, end)
-		if i >= len(s) || s[i] != ',' {
-			return
-		}
-		i = skipWS(s, i+1)
-	}
+		return end
+	})
 }
 
 // unquote returns the text of a raw JSON string; only strings with escapes
@@ -215,13 +448,29 @@ func unquote(raw string) string {
 	return gjson.Parse(raw).Str
 }
 
-// value parses a raw JSON value the engine is about to read.
-func value(raw string) gjson.Result { return gjson.Parse(raw) }
-
-// MaxDepth is the deepest nesting of arrays and objects a request may have:
-// gjson's validator recurses once per level, and a body of millions of "["
-// would overflow the stack, a fatal error no recover catches.
-const MaxDepth = 1000
+// value returns the gjson.Result of a raw JSON value the engine is about to
+// read: strings without escapes, objects, arrays and literals are built
+// directly, without parsing them again.
+func value(raw string) gjson.Result {
+	if raw == "" {
+		return gjson.Result{}
+	}
+	switch raw[0] {
+	case '"':
+		if inner := raw[1 : len(raw)-1]; strings.IndexByte(inner, '\\') < 0 {
+			return gjson.Result{Type: gjson.String, Raw: raw, Str: inner}
+		}
+	case '{', '[':
+		return gjson.Result{Type: gjson.JSON, Raw: raw}
+	case 't':
+		return gjson.Result{Type: gjson.True, Raw: raw}
+	case 'f':
+		return gjson.Result{Type: gjson.False, Raw: raw}
+	case 'n':
+		return gjson.Result{Type: gjson.Null, Raw: raw}
+	}
+	return gjson.Parse(raw)
+}
 
 // NestingWithin reports whether the JSON text s nests arrays and objects at
 // most max levels deep; it skips strings, so brackets inside them don't count.

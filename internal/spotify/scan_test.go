@@ -18,16 +18,16 @@ func FuzzScan(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if end := skipValue(s, skipWS(s, 0)); end > len(s) {
+		if end := skipValue(s, skipWS(s, 0), MaxDepth); end > len(s) {
 			t.Fatalf("skipValue ran past the end: %d > %d", end, len(s))
 		}
 		if !gjson.Valid(s) {
 			eachMember(s, func(string, string, string) bool { return true }) // must not panic
-			elements(s, func(at int) int { return skipValue(s, at) })
+			elements(s, 0, func(at int) int { return skipValue(s, at, MaxDepth) })
 			return
 		}
 		root := gjson.Parse(s)
-		if end := skipValue(s, skipWS(s, 0)); s[skipWS(s, 0):end] != strings.TrimRight(root.Raw, " \t\r\n") {
+		if end := skipValue(s, skipWS(s, 0), MaxDepth); s[skipWS(s, 0):end] != strings.TrimRight(root.Raw, " \t\r\n") {
 			t.Fatalf("skipValue: %q, gjson: %q", s[skipWS(s, 0):end], root.Raw)
 		}
 		var want, got []string
@@ -41,8 +41,8 @@ func FuzzScan(f *testing.F) {
 		if root.IsObject() {
 			eachMember(s, func(k, _, raw string) bool { got = append(got, k, raw); return true })
 		} else if root.IsArray() {
-			elements(s, func(at int) int {
-				end := skipValue(s, at)
+			elements(s, 0, func(at int) int {
+				end := skipValue(s, at, MaxDepth)
 				got = append(got, s[at:end])
 				return end
 			})

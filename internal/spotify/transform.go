@@ -39,6 +39,7 @@ type Transformer struct {
 	viewMap bool           // viewIdx is in use for the current page event
 	scratch []byte
 	utf8OK  bool        // the text being transformed is known to be valid UTF-8
+	limit   int         // how deep an event may nest: MaxDepth less its enclosing levels
 	capi    CAPIEvents  // the current result's Conversions API events
 	capiAll *CAPIEvents // where every result's CAPI events are collected, or nil
 }
@@ -64,7 +65,7 @@ func (t *Transformer) Reset(cfg *Config, opts Options) {
 	if opts.BeaconURL == "" {
 		opts.BeaconURL = DefaultBeaconURL
 	}
-	t.cfg, t.opts, t.utf8OK, t.capiAll = cfg, opts, false, nil
+	t.cfg, t.opts, t.utf8OK, t.capiAll, t.limit = cfg, opts, false, nil, MaxDepth
 }
 
 // CollectCAPI makes the Transformer add every result's Conversions API
@@ -100,11 +101,11 @@ func (t *Transformer) transformAt(s string, i int) (*Outcome, int) {
 	o.reset()
 	i = skipWS(s, i)
 	if i >= len(s) || s[i] != '{' {
-		end := skipValue(s, i)
+		end := skipValue(s, i, t.limit)
 		o.Event = value(s[i:end])
 		return t.configOr(o, "event must be a JSON object"), end
 	}
-	end := t.top.scan(s, i, &t.props)
+	end := t.top.scan(s, i, t.limit, &t.props)
 	event := s[i:end]
 	o.Event = value(event)
 	return t.decide(o, event), end
