@@ -2,12 +2,14 @@ package spotify
 
 import "github.com/tidwall/gjson"
 
-// consentAllow applies rudder-server's denied-consent rule (SPEC 3.3).
-func (t *Transformer) consentAllow(o *Outcome, cm gjson.Result) bool {
-	if !cm.IsObject() {
+// consentAllow applies rudder-server's denied-consent rule (SPEC 3.3) to
+// context.consentManagement.
+func (t *Transformer) consentAllow(o *Outcome) bool {
+	top := &t.top
+	if !top.get(tConsent).IsObject() {
 		return true
 	}
-	ids := cm.Get("deniedConsentIds")
+	ids := top.get(tDeniedConsents)
 	if !ids.IsArray() {
 		return true
 	}
@@ -27,7 +29,7 @@ func (t *Transformer) consentAllow(o *Outcome, cm gjson.Result) bool {
 		return true
 	}
 	provider := ""
-	if p := cm.Get("provider"); present(p) {
+	if p := top.get(tConsentProvider); present(p) {
 		if p.Type != gjson.String {
 			return true
 		}
@@ -40,7 +42,7 @@ func (t *Transformer) consentAllow(o *Outcome, cm gjson.Result) bool {
 			continue
 		}
 		strategy := ""
-		if s := cm.Get("resolutionStrategy"); s.Type == gjson.String {
+		if s := top.get(tConsentStrategy); s.Type == gjson.String {
 			strategy = s.Str
 		}
 		if provider == "custom" {

@@ -100,11 +100,11 @@ func appendMember(dst []byte, key, raw string) []byte {
 // product, else one item built from properties.
 func (t *Transformer) appendLineItems(dst []byte, key string) []byte {
 	props := &t.props
-	if li := props[sLineItems]; li.IsArray() {
+	if li := props.get(sLineItems); li.IsArray() {
 		return appendMember(dst, key, li.Raw)
 	}
 	dst = appendMember(dst, key, "[")
-	if products := props[sProducts]; products.IsArray() {
+	if products := props.get(sProducts); products.IsArray() {
 		first := true
 		eachElement(products.Raw, func(el string) bool {
 			if !first {

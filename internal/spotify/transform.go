@@ -114,16 +114,17 @@ func (t *Transformer) transformAt(s string, i int) (*Outcome, int) {
 // decide applies SPEC section 3 to the scanned event.
 func (t *Transformer) decide(o *Outcome, event string) *Outcome {
 	top := &t.top
-	if present(top.messageID) {
-		o.MessageID = top.messageID
+	if id := top.get(tMessageID); present(id) {
+		o.MessageID = id
 	}
 	if !t.utf8OK && !utf8.ValidString(event) {
 		return t.configOr(o, "event is not valid UTF-8")
 	}
-	if top.typ.Type != gjson.String {
+	typv := top.get(tType)
+	if typv.Type != gjson.String {
 		return t.configOr(o, "type must be a string")
 	}
-	typ := trim(top.typ.Str)
+	typ := trim(typv.Str)
 	switch {
 	case equalFoldASCII(typ, "track"):
 		o.Kind = KindTrack
@@ -135,10 +136,10 @@ func (t *Transformer) decide(o *Outcome, event string) *Outcome {
 	if t.cfg.err != nil {
 		return o.fail(ErrConfiguration, t.cfg.err.Message)
 	}
-	if !t.integrationsAllow(o, top.integrations) {
+	if !t.integrationsAllow(o, top.get(tIntegrations)) {
 		return o
 	}
-	if _, _, cm := top.contextFields(); !t.consentAllow(o, cm) {
+	if !t.consentAllow(o) {
 		return o
 	}
 	switch o.Kind {
@@ -250,7 +251,7 @@ func (t *Transformer) integrationsAllow(o *Outcome, integ gjson.Result) bool {
 
 // track applies SPEC steps 5 to 7 and builds the calls of a track event.
 func (t *Transformer) track(o *Outcome) {
-	ev := t.top.event
+	ev := t.top.get(tEvent)
 	name := ""
 	if ev.Type == gjson.String {
 		name = trim(ev.Str)
@@ -295,7 +296,7 @@ func (t *Transformer) track(o *Outcome) {
 
 // conversions builds the alias and conversion calls of a mapped track event.
 func (t *Transformer) conversions(o *Outcome, targets []Command) {
-	id := eventIDOf(t.props[sEventID], t.top.messageID)
+	id := eventIDOf(t.props.get(sEventID), t.top.get(tMessageID))
 	if t.cfg.alias {
 		t.computeAlias(o)
 	}
@@ -308,7 +309,7 @@ func (t *Transformer) conversions(o *Outcome, targets []Command) {
 	}
 	emitted := false
 	for _, cmd := range targets {
-		products := t.props[sProducts]
+		products := t.props.get(sProducts)
 		if (cmd == CmdProduct || cmd == CmdAddToCart) && products.IsArray() {
 			n := 0
 			eachElement(products.Raw, func(el string) bool {
@@ -343,8 +344,8 @@ func (t *Transformer) addCall(o *Outcome, cmd Command, elem *fields, id gjson.Re
 
 // computeAlias hashes the first usable external id (SPEC 4.4).
 func (t *Transformer) computeAlias(o *Outcome) {
-	_, traits, _ := t.top.contextFields()
-	for _, v := range [3]gjson.Result{t.top.userID, traits.Get("userId"), traits.Get("id")} {
+	top := &t.top
+	for _, v := range [3]gjson.Result{top.get(tUserID), top.get(tTraitsUserID), top.get(tTraitsID)} {
 		var s string
 		switch {
 		case isNonEmptyString(v):
@@ -363,15 +364,13 @@ func (t *Transformer) computeAlias(o *Outcome) {
 // page builds the view call of a page event (SPEC 4.3).
 func (t *Transformer) page(o *Outcome) {
 	t.view, t.viewMap = t.view[:0], false
-	if pg, _, _ := t.top.contextFields(); pg.IsObject() {
-		if v := pg.Get("url"); v.Exists() {
-			t.view = append(t.view, member{key: "url", rawKey: `"url"`, val: v})
-		}
-		if v := pg.Get("referrer"); v.Exists() {
-			t.view = append(t.view, member{key: "referrer", rawKey: `"referrer"`, val: v})
-		}
+	if v := t.top.get(tPageURL); v.Exists() {
+		t.view = append(t.view, member{key: "url", rawKey: `"url"`, val: v})
 	}
-	if props := t.top.properties; props.IsObject() {
+	if v := t.top.get(tPageReferrer); v.Exists() {
+		t.view = append(t.view, member{key: "referrer", rawKey: `"referrer"`, val: v})
+	}
+	if props := t.top.get(tProperties); props.IsObject() {
 		eachMember(props.Raw, func(k, rawKey, raw string) bool {
 			t.setViewMember(k, rawKey, value(raw))
 			return true
@@ -381,7 +380,7 @@ func (t *Transformer) page(o *Outcome) {
 	propsHasID := idx >= 0 && present(t.view[idx].val)
 	var id gjson.Result
 	if !propsHasID {
-		id = eventIDOf(gjson.Result{}, t.top.messageID)
+		id = eventIDOf(gjson.Result{}, t.top.get(tMessageID))
 		if id.Exists() && idx >= 0 {
 			t.view[idx].val = gjson.Result{} // replaced by the messageId below
 		}
