@@ -4,9 +4,11 @@
 package pipeline
 
 import (
+	"errors"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
@@ -98,6 +100,8 @@ func Transform(dst []byte, set *destinations.Set, body []byte, q Query) ([]byte,
 	if err != nil {
 		return dst, spotify.Summary{}, err
 	}
+	busy.Add(1)
+	defer busy.Add(-1)
 	if out, sum, err, ok := transformRequest(dst, set, &req, q, opts); ok {
 		return out, sum, err
 	}
@@ -150,14 +154,23 @@ func transformRequest(dst []byte, set *destinations.Set, req *spotify.Request, q
 	if q.MaxEvents > 0 && len(spans) > q.MaxEvents {
 		return dst[:start], spotify.Summary{}, tooMany(len(spans), q.MaxEvents), true
 	}
-	var capi []*spotify.CAPIEvents
-	dst, capi = appendResults(dst, cfg, opts, req.Batch.Raw, spans, &sum)
-	return appendTail(dst, &sum, cfg, q, capi...), sum, nil, true
+	out, capi, ok := appendResults(dst, cfg, opts, req.Batch.Raw, spans, &sum)
+	if !ok {
+		return dst[:start], spotify.Summary{}, nil, false
+	}
+	return appendTail(out, &sum, cfg, q, capi...), sum, nil, true
 }
 
-// parallel reports whether req's batch is worth splitting across cores.
+// busy counts the requests being transformed in this process, so that a
+// large batch is split across cores only when some are idle: under load,
+// splitting adds work (a pass to find the events) and takes cores from
+// other requests, which is slower overall.
+var busy atomic.Int64
+
+// parallel reports whether req's batch is worth splitting across cores now.
 func parallel(req *spotify.Request) bool {
-	return len(req.Batch.Raw) >= parallelBytes && runtime.GOMAXPROCS(0) >= 2
+	procs := runtime.GOMAXPROCS(0)
+	return len(req.Batch.Raw) >= parallelBytes && procs >= 2 && busy.Load() <= int64(procs/2)
 }
 
 // CheckCAPI refuses include=capi for a destination without CAPI keys.
@@ -193,15 +206,16 @@ func tooMany(n, max int) error {
 
 // appendResults transforms the batch, splitting a large one into one chunk
 // per core (errgroup fan-out), each with its own Transformer and buffer, and
-// joins the chunks in order.
-func appendResults(dst []byte, cfg *spotify.Config, opts spotify.Options, raw string, spans []spotify.Span, sum *spotify.Summary) ([]byte, []*spotify.CAPIEvents) {
+// joins the chunks in order. It reports false when an event is malformed.
+func appendResults(dst []byte, cfg *spotify.Config, opts spotify.Options, raw string, spans []spotify.Span, sum *spotify.Summary) ([]byte, []*spotify.CAPIEvents, bool) {
 	chunks := min(runtime.GOMAXPROCS(0), len(spans)/(parallelMin/2))
 	if len(spans) < parallelMin || chunks < 2 {
 		t := transformers.Get().(*spotify.Transformer)
 		defer transformers.Put(t)
 		t.Reset(cfg, opts)
 		capi := collectCAPI(t, opts)
-		return t.AppendSpanResults(dst, raw, spans, 0, sum), []*spotify.CAPIEvents{capi}
+		out, ok := t.AppendSpanResults(dst, raw, spans, 0, sum)
+		return out, []*spotify.CAPIEvents{capi}, ok
 	}
 	outs := make([]*[]byte, chunks)
 	sums := make([]spotify.Summary, chunks)
@@ -216,20 +230,28 @@ func appendResults(dst []byte, cfg *spotify.Config, opts spotify.Options, raw st
 			defer transformers.Put(t)
 			t.Reset(cfg, opts)
 			capis[c] = collectCAPI(t, opts)
-			*outs[c] = t.AppendSpanResults((*outs[c])[:0], raw, spans[lo:hi], lo, &sums[c])
+			var ok bool
+			if *outs[c], ok = t.AppendSpanResults((*outs[c])[:0], raw, spans[lo:hi], lo, &sums[c]); !ok {
+				return errMalformed
+			}
 			return nil
 		})
 	}
-	g.Wait()
+	ok := g.Wait() == nil
 	for c := range chunks {
-		if c > 0 && len(*outs[c]) > 0 {
-			dst = append(dst, ',')
+		if ok {
+			if c > 0 && len(*outs[c]) > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, *outs[c]...)
+			sum.Merge(&sums[c])
 		}
-		dst = append(dst, *outs[c]...)
-		sum.Merge(&sums[c])
 		if cap(*outs[c]) <= 4<<20 {
 			chunkBufs.Put(outs[c])
 		}
 	}
-	return dst, capis
+	return dst, capis, ok
 }
+
+// errMalformed stops a chunk whose events are not well-formed JSON.
+var errMalformed = errors.New("malformed event")

@@ -111,3 +111,80 @@ func TestLimitsAndResolution(t *testing.T) {
 		t.Errorf("inline Config wins: %v %s", err, out)
 	}
 }
+
+// transformExact is Transform without the guess: the whole body is checked
+// first and the batch found exactly, as when a guess fails.
+func transformExact(set *destinations.Set, body []byte, q Query) ([]byte, spotify.Summary, error) {
+	opts, err := q.Options()
+	if err != nil {
+		return nil, spotify.Summary{}, err
+	}
+	req, err := spotify.ParseRequestExact(body)
+	if err != nil {
+		return nil, spotify.Summary{}, err
+	}
+	out, sum, err, _ := transformRequest(nil, set, &req, q, opts)
+	return out, sum, err
+}
+
+// sameAnswer fails unless Transform (guessing where the batch ends and
+// checking events as it transforms them) answers body exactly as a full
+// check first does: the same bytes, summary and error.
+func sameAnswer(t *testing.T, set *destinations.Set, body []byte, q Query) {
+	t.Helper()
+	got, gotSum, gotErr := Transform(nil, set, body, q)
+	want, wantSum, wantErr := transformExact(set, body, q)
+	if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) || !bytes.Equal(got, want) || gotSum != wantSum {
+		t.Fatalf("body %.200q:\nguessed: %v %.300s\n  exact: %v %.300s", body, gotErr, got, wantErr, want)
+	}
+}
+
+// TestGuessAgreesWithExactParse: bodies where the guess holds, where it
+// fails (members after the batch, a "]" in a string at the end, a second
+// batch), and malformed ones, each mutated byte by byte (a byte dropped, a
+// quote, a bracket or a comma put in its place).
+func TestGuessAgreesWithExactParse(t *testing.T) {
+	set := demoSet(t)
+	events := corpus.Events(7, 4)
+	batch := "[" + string(bytes.Join(events, []byte(","))) + "]"
+	bodies := []string{
+		`{"batch":` + batch + `}`,
+		` {"destination":{"ID":"demo"}, "batch" : ` + batch + " } \n",
+		`{"batch":` + batch + `,"destination":{"ID":"demo"}}`,
+		`{"batch":` + batch + `,"x":["]"]}`,
+		`{"batch":[{"type":"page"}],"batch":` + batch + `}`,
+		`{"batch":[{"type":"page","properties":{"a":"]}"}}]}`,
+		`{"x":1,"batch":[]}`,
+		`{"batch":[1,"2",[3],null]}`,
+		"\xef\xbb\xbf" + `{"batch":[{"type":"track","event":"Order Completed","properties":{"total":5}}]}`,
+	}
+	for _, q := range []Query{{DestinationID: "demo", Include: "beacons"}, {}, {DestinationID: "nope"}, {DestinationID: "demo", MaxEvents: 2}} {
+		for _, b := range bodies {
+			sameAnswer(t, set, []byte(b), q)
+		}
+	}
+	q := Query{DestinationID: "demo", Include: "beacons"}
+	small := `{"destination":{"ID":"demo"},"batch":[{"type":"page","messageId":"m1","properties":{"u":"x\"y","n":[1.5e3,true,null]}},{"type":"track","event":"Order Completed","properties":{"total":9.5,"currency":"EUR"}}]}`
+	for i := range len(small) {
+		for _, c := range []string{"", `"`, "]", "}", ",", "[", "\\", "\x01"} {
+			sameAnswer(t, set, []byte(small[:i]+c+small[i+1:]), q)
+		}
+	}
+}
+
+// TestGuessAgreesOnLargeBatches: the same on batches split across cores,
+// with a fault in the first, middle or last event.
+func TestGuessAgreesOnLargeBatches(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	set := demoSet(t)
+	body := corpus.Batch(corpus.Events(3, 600))
+	q := Query{DestinationID: "demo", Include: "beacons"}
+	sameAnswer(t, set, body, q)
+	for _, at := range []int{12, len(body) / 2, len(body) - 40} {
+		for _, c := range []byte{'"', ']', '}', '{', ',', 'x'} {
+			bad := bytes.Clone(body)
+			bad[at] = c
+			sameAnswer(t, set, bad, q)
+		}
+	}
+}

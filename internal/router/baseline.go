@@ -7,12 +7,13 @@ import (
 )
 
 // Baseline is the reference the load generator measures the service against:
-// the same router, middleware, auth and body reading as POST /transform, but
-// a handler that answers a canned response instead of running the engine. The
-// ratio of the two is what the engine costs.
+// the same router, middleware (chain, shared with New), auth and
+// body reading as POST /transform, but a handler that answers a canned
+// response instead of running the engine. The ratio of the two is what the
+// engine costs.
 func Baseline(d Deps, response []byte) http.Handler {
 	r := chi.NewRouter()
-	r.Use(requestID, instrument(d.Metrics, d.Logger), recoverer(d.Logger))
+	r.Use(chain(d)...)
 	r.Group(func(r chi.Router) {
 		r.Use(bearerAuth(d.AuthToken))
 		r.Post("/transform", func(w http.ResponseWriter, r *http.Request) {

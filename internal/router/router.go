@@ -42,7 +42,7 @@ type Deps struct {
 // New returns the service's HTTP handler.
 func New(d Deps) http.Handler {
 	r := chi.NewRouter()
-	r.Use(requestID, securityHeaders, instrument(d.Metrics, d.Logger), recoverer(d.Logger), newLimits(d).middleware)
+	r.Use(chain(d)...)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errNotFound(r))
 	})
@@ -77,6 +77,15 @@ func New(d Deps) http.Handler {
 		r.NotFound(sc.notFound)
 	}
 	return r
+}
+
+// chain is the middleware every route runs under, in order: request id,
+// security headers, metrics and access log, panic recovery, then the limits
+// of routes that take a body. Baseline runs the same chain.
+func chain(d Deps) []func(http.Handler) http.Handler {
+	return []func(http.Handler) http.Handler{
+		requestID, securityHeaders, instrument(d.Metrics, d.Logger), recoverer(d.Logger), newLimits(d).middleware,
+	}
 }
 
 // MetricsOnly is the handler of a separate metrics listener.

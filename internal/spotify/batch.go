@@ -157,18 +157,20 @@ func (r *Request) Check(body []byte) error {
 // Span is where one event of a batch stands in the batch's raw text.
 type Span struct{ Start, End int }
 
-// AppendSpans appends the position of every event of req's batch to dst
-// (checking them), so that callers can count events and split a batch
-// without transforming it. It reports false when the batch is not what
-// ParseRequest guessed (see AppendBatch).
+// AppendSpans appends the position of every event of req's batch to dst,
+// so that callers can count events and split a batch without transforming
+// it. It checks only the batch's brackets and commas, and follows strings
+// and brackets within events: AppendSpanResults checks each event. It
+// reports false when the batch is not what ParseRequest guessed.
 func AppendSpans(dst []Span, req *Request) ([]Span, bool) {
 	s, want := req.text()
 	end := elements(s, 0, func(at int) int {
-		end := skipValue(s, at, MaxDepth-batchLevels)
-		if end < len(s) {
+		end := skipRaw(s, at)
+		if end > at && end < len(s) {
 			dst = append(dst, Span{at, end})
+			return end
 		}
-		return end
+		return len(s)
 	})
 	return dst, end == want
 }
@@ -294,11 +296,13 @@ func (t *Transformer) appendBatch(dst []byte, s string, first, max int, sum *Sum
 	return dst, end, within
 }
 
-// AppendSpanResults transforms the events of raw (a batch's text) at spans
-// and appends their results, comma-separated, numbering them from first.
-func (t *Transformer) AppendSpanResults(dst []byte, raw string, spans []Span, first int, sum *Summary) []byte {
+// AppendSpanResults transforms the events of raw (a batch's text, from
+// AppendSpans) at spans and appends their results, comma-separated,
+// numbering them from first. It checks each event and reports false when
+// one is malformed or does not end where its span does.
+func (t *Transformer) AppendSpanResults(dst []byte, raw string, spans []Span, first int, sum *Summary) ([]byte, bool) {
 	if len(spans) == 0 {
-		return dst
+		return dst, true
 	}
 	// One check of the chunk spares a check per event in the usual case.
 	t.utf8OK = utf8.ValidString(raw[spans[0].Start:spans[len(spans)-1].End])
@@ -308,11 +312,17 @@ func (t *Transformer) AppendSpanResults(dst []byte, raw string, spans []Span, fi
 		if k > 0 {
 			dst = append(dst, ',')
 		}
-		o, _ := t.transformAt(raw[:sp.End], sp.Start)
+		// A byte of what follows the event (a comma or "]") tells a
+		// malformed event, which ends the walk at the end of its text,
+		// from a well-formed one.
+		o, end := t.transformAt(raw[:sp.End+1], sp.Start)
+		if end != sp.End {
+			return dst, false
+		}
 		sum.Add(o)
 		dst = t.appendResult(dst, first+k, o)
 	}
-	return dst
+	return dst, true
 }
 
 // AppendResponseHead appends the response up to the opening of results.

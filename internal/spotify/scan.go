@@ -108,9 +108,10 @@ func stringStops(x uint64) uint64 {
 	return ((q-ones)&^q | (b-ones)&^b | (x-ones*0x20)&^x) & highs
 }
 
-// scanString returns the index just past the string that opens at s[i] and
-// whether it is well formed; if not, the index is where the fault is.
-func scanString(s string, i int) (int, bool) {
+// scanString returns the index just past the string that opens at s[i],
+// whether it holds escapes, and whether it is well formed; if not, the index
+// is where the fault is.
+func scanString(s string, i int) (end int, escaped, ok bool) {
 	i++
 	for {
 		for i+8 <= len(s) {
@@ -124,29 +125,30 @@ func scanString(s string, i int) (int, bool) {
 			i++
 		}
 		if i >= len(s) {
-			return len(s), false
+			return len(s), escaped, false
 		}
 	stop:
 		switch s[i] {
 		case '"':
-			return i + 1, true
+			return i + 1, escaped, true
 		case '\\':
+			escaped = true
 			if i+1 >= len(s) {
-				return len(s), false
+				return len(s), true, false
 			}
 			switch s[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				i += 2
 			case 'u':
 				if i+6 > len(s) || !isHex(s[i+2]) || !isHex(s[i+3]) || !isHex(s[i+4]) || !isHex(s[i+5]) {
-					return i, false
+					return i, true, false
 				}
 				i += 6
 			default:
-				return i, false
+				return i, true, false
 			}
 		default: // a control character
-			return i, false
+			return i, escaped, false
 		}
 	}
 }
@@ -158,7 +160,7 @@ func isHex(c byte) bool {
 // skipString returns the index just past the string that opens at s[i], or
 // len(s) when it is malformed.
 func skipString(s string, i int) int {
-	if end, ok := scanString(s, i); ok {
+	if end, _, ok := scanString(s, i); ok {
 		return end
 	}
 	return len(s)
@@ -206,7 +208,8 @@ func scanNumber(s string, i int) (int, bool) {
 func scanScalar(s string, i int) (int, bool) {
 	switch s[i] {
 	case '"':
-		return scanString(s, i)
+		end, _, ok := scanString(s, i)
+		return end, ok
 	case 't':
 		return i + 4, strings.HasPrefix(s[i:], "true")
 	case 'f':
@@ -307,7 +310,7 @@ func scanKey(s string, i int) int {
 	if i >= len(s) || s[i] != '"' {
 		return len(s)
 	}
-	end, ok := scanString(s, i)
+	end, _, ok := scanString(s, i)
 	if !ok {
 		return len(s)
 	}
@@ -324,6 +327,65 @@ func skipValue(s string, i, limit int) int {
 		return end
 	}
 	return len(s)
+}
+
+// skipRaw returns the index just past the value at s[i] without checking
+// it: it follows only strings (eight bytes at a time) and brackets, to find
+// where the events of a large batch end before they are checked, on other
+// cores, while they are transformed. On malformed text the index is
+// meaningless but in bounds.
+func skipRaw(s string, i int) int {
+	depth := 0
+	for i < len(s) {
+		switch s[i] {
+		case '"':
+			i = skipRawString(s, i)
+			if depth == 0 {
+				return i
+			}
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth--; depth <= 0 {
+				return i + max(depth+1, 0)
+			}
+		case ',', ' ', '\t', '\n', '\r':
+			if depth == 0 {
+				return i
+			}
+		}
+		i++
+	}
+	return len(s)
+}
+
+// skipRawString returns the index just past the string that opens at s[i],
+// honouring escapes but checking nothing else.
+func skipRawString(s string, i int) int {
+	const quote, backslash = ones * '"', ones * '\\'
+	for i++; i < len(s); {
+		for i+8 <= len(s) {
+			x := load64(s, i)
+			q, b := x^quote, x^backslash
+			if m := ((q-ones)&^q | (b-ones)&^b) & highs; m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
+		for i < len(s) && s[i] != '"' && s[i] != '\\' {
+			i++
+		}
+		switch {
+		case i >= len(s):
+			return len(s)
+		case s[i] == '"':
+			return i + 1
+		}
+		i += 2 // an escape: skip the escaped byte
+	}
+	return min(i, len(s))
 }
 
 // members walks the object that starts at s[i] (after whitespace): for each
@@ -346,11 +408,15 @@ func members(s string, i, limit int, fn func(key, rawKey string, vs int) int) in
 		return i + 1
 	}
 	for i < len(s) && s[i] == '"' {
-		keyEnd, ok := scanString(s, i)
+		keyEnd, escaped, ok := scanString(s, i)
 		if !ok {
 			return len(s)
 		}
 		rawKey := s[i:keyEnd]
+		key := rawKey[1 : len(rawKey)-1]
+		if escaped {
+			key = unquote(rawKey)
+		}
 		i = skipWS(s, keyEnd)
 		if i >= len(s) || s[i] != ':' {
 			return len(s)
@@ -359,7 +425,7 @@ func members(s string, i, limit int, fn func(key, rawKey string, vs int) int) in
 		if vs >= len(s) {
 			return len(s)
 		}
-		ve := fn(unquote(rawKey), rawKey, vs)
+		ve := fn(key, rawKey, vs)
 		if ve <= vs {
 			return len(s)
 		}
@@ -457,6 +523,9 @@ func value(raw string) gjson.Result {
 	}
 	switch raw[0] {
 	case '"':
+		if len(raw) < 2 || raw[len(raw)-1] != '"' {
+			break // cut short: only text that was checked first is read right
+		}
 		if inner := raw[1 : len(raw)-1]; strings.IndexByte(inner, '\\') < 0 {
 			return gjson.Result{Type: gjson.String, Raw: raw, Str: inner}
 		}

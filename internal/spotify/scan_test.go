@@ -1,6 +1,7 @@
 package spotify
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -14,10 +15,17 @@ func FuzzScan(f *testing.F) {
 		`{}`, `[]`, `{"a":1,"b":"x","c":{"d":[1,2,{"e":"\""}]},"f":null}`,
 		`{"k\"ey":"v\\","x":[true,false],"y":-1.5e3}`, ` { "a" : [ 1 , 2 ] , "b" : { } } `,
 		`[{"a":1},"s",3,null,[[]]]`, `{"a":"0123456789abcdefghij\"klmnopq"}`, `{"\u0041":1}`,
+		`[1,]`, `{"a":1,}`, `{"a" 1}`, `[01]`, `[1.]`, `[-]`, `[1e]`, `[.5]`, `"\x"`, `"\u12g4"`, "\"a\tb\"",
+		`[tru]`, `[nul]`, `{"a":[}`, `{]`, `[1 2]`, `{"a":1 "b":2}`, `"abc`, `1 2`, `-0.5e-3`, `[[[[]]]]`,
 	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		// Check must agree with encoding/json's validator (RFC 8259) on
+		// text shallower than both limits.
+		if err := Check(s, MaxDepth); (err == nil) != json.Valid([]byte(s)) && NestingWithin(s, MaxDepth) {
+			t.Fatalf("Check says %v, encoding/json.Valid says %v", err, json.Valid([]byte(s)))
+		}
 		if end := skipValue(s, skipWS(s, 0), MaxDepth); end > len(s) {
 			t.Fatalf("skipValue ran past the end: %d > %d", end, len(s))
 		}
