@@ -172,3 +172,21 @@ func TestFilteredEventAllocs(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkCheck is the engine's own validator (Check) over the same bytes
+// as BenchmarkValidate: the floor of any walk that checks every byte.
+func BenchmarkCheck(b *testing.B) {
+	body, _, eventBytes := benchBatch(b)
+	s := string(body)
+	if err := Check(s, MaxDepth); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(eventBytes)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if Check(s, MaxDepth) != nil {
+			b.Fatal("invalid")
+		}
+	}
+}

@@ -29,11 +29,11 @@ const (
 // topFields holds the members of the event (and of its context) that the
 // engine reads. One pass over the event fills it: context and properties
 // are read in place while the event is walked, not skipped and walked again
-// (the first occurrence of a duplicate key wins, as with gjson.Get). A bit
-// per slot says what this event set, so that starting the next event clears
-// one word, not a kilobyte of results.
+// (the first occurrence of a duplicate key wins, as with gjson.Get). Slots
+// hold raw text, made a gjson.Result only when read; a bit per slot says
+// what this event set, so that starting the next event clears one word.
 type topFields struct {
-	v   [numTop]gjson.Result
+	raw [numTop]string
 	set uint32
 }
 
@@ -42,7 +42,7 @@ func (f *topFields) get(k topKey) gjson.Result {
 	if f.set&(1<<k) == 0 {
 		return gjson.Result{}
 	}
-	return f.v[k]
+	return value(f.raw[k])
 }
 
 func (f *topFields) has(k topKey) bool { return f.set&(1<<k) != 0 }
@@ -50,7 +50,7 @@ func (f *topFields) has(k topKey) bool { return f.set&(1<<k) != 0 }
 // put sets member k from its raw text unless the event already had it.
 func (f *topFields) put(k topKey, raw string) {
 	if f.set&(1<<k) == 0 {
-		f.v[k] = value(raw)
+		f.raw[k] = raw
 		f.set |= 1 << k
 	}
 }
@@ -101,8 +101,10 @@ func (f *topFields) scan(s string, i, limit int, props *fields) int {
 	})
 }
 
-// scanContext reads the members of context the engine needs, and within
-// them the few members of page, traits and consentManagement it reads.
+// scanContext reads the members of context the engine needs; within
+// consentManagement, which every event's consent check reads, it also reads
+// the members that check uses. context.page and .traits are read further
+// only by the events that need them (lookInside).
 func (f *topFields) scanContext(s string, i, limit int) int {
 	return members(s, i, limit, func(key, _ string, vs int) int {
 		var k topKey
@@ -119,16 +121,36 @@ func (f *topFields) scanContext(s string, i, limit int) int {
 		if f.has(k) {
 			return skipValue(s, vs, limit-1)
 		}
-		end := members(s, vs, limit-1, func(key, _ string, ws int) int {
-			end := skipValue(s, ws, limit-2)
-			if sub, ok := contextMember(k, key); ok {
-				f.put(sub, s[ws:end])
-			}
-			return end
-		})
+		var end int
+		if k == tConsent {
+			end = f.scanMembers(k, s, vs, limit-1)
+		} else {
+			end = skipValue(s, vs, limit-1)
+		}
 		f.put(k, s[vs:end])
 		return end
 	})
+}
+
+// scanMembers walks the object at s[i] (checking it, nesting at most limit
+// levels), putting the members of parent that the engine reads into their
+// slots, and returns the index just past it.
+func (f *topFields) scanMembers(parent topKey, s string, i, limit int) int {
+	return members(s, i, limit, func(key, _ string, vs int) int {
+		end := skipValue(s, vs, limit-1)
+		if sub, ok := contextMember(parent, key); ok {
+			f.put(sub, s[vs:end])
+		}
+		return end
+	})
+}
+
+// lookInside reads the members of context.page or context.traits (parent)
+// that the engine uses, once the event turns out to need them.
+func (f *topFields) lookInside(parent topKey) {
+	if raw := f.raw[parent]; f.has(parent) && raw[0] == '{' {
+		f.scanMembers(parent, raw, 0, MaxDepth)
+	}
 }
 
 // contextMember maps a member of context.page, .traits or
@@ -227,10 +249,10 @@ func srcOf(k string) (srcKey, bool) {
 }
 
 // fields holds the properties (or a product element) that the parameter maps
-// read, collected in one pass over the object; a bit per slot says which
-// ones this object set.
+// read, collected in one pass over the object: raw text, made a gjson.Result
+// when read, and a bit per slot saying which ones this object set.
 type fields struct {
-	v   [numSrc]gjson.Result
+	raw [numSrc]string
 	set uint32
 }
 
@@ -239,16 +261,9 @@ func (f *fields) get(k srcKey) gjson.Result {
 	if f.set&(1<<k) == 0 {
 		return gjson.Result{}
 	}
-	return f.v[k]
+	return value(f.raw[k])
 }
 
-// load fills f from obj; a value that is not an object contributes nothing.
-func (f *fields) load(obj gjson.Result) {
-	f.set = 0
-	if obj.IsObject() {
-		f.scan(obj.Raw, 0, MaxDepth)
-	}
-}
 
 // scan reads the members of the object at s[i] that the parameter maps use
 // and returns the index just past the value (of any type), which may nest
@@ -257,19 +272,29 @@ func (f *fields) scan(s string, i, limit int) int {
 	return members(s, i, limit, func(key, _ string, vs int) int {
 		end := skipValue(s, vs, limit-1)
 		if k, ok := srcOf(key); ok && f.set&(1<<k) == 0 {
-			f.v[k] = value(s[vs:end])
+			f.raw[k] = s[vs:end]
 			f.set |= 1 << k
 		}
 		return end
 	})
 }
 
-// first returns the first present value among srcs.
-func (f *fields) first(srcs []srcKey) (gjson.Result, bool) {
-	for _, s := range srcs {
-		if v := f.get(s); present(v) {
-			return v, true
+// first returns the raw text of the first present value among srcs.
+func (f *fields) first(srcs []srcKey) (string, bool) {
+	for _, k := range srcs {
+		if raw := f.raw[k]; f.set&(1<<k) != 0 && presentRaw(raw) {
+			return raw, true
 		}
 	}
-	return gjson.Result{}, false
+	return "", false
+}
+
+// presentRaw is present for a raw JSON value, without parsing it.
+func presentRaw(raw string) bool { return raw != "" && raw != "null" && raw != `""` }
+
+// loadAt fills f from the value at s[i] (an object contributes its members)
+// and returns the index just past it.
+func (f *fields) loadAt(s string, i int) int {
+	f.set = 0
+	return f.scan(s, i, MaxDepth)
 }

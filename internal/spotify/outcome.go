@@ -149,7 +149,7 @@ func (t *Transformer) appendResult(dst []byte, index int, o *Outcome) []byte {
 	switch {
 	case !present(o.MessageID):
 		dst = append(dst, "null"...)
-	case !utf8.ValidString(o.MessageID.Raw):
+	case !t.utf8OK && !utf8.ValidString(o.MessageID.Raw):
 		dst = AppendValidUTF8(dst, o.MessageID.Raw)
 	default:
 		dst = append(dst, o.MessageID.Raw...)

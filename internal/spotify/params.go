@@ -69,18 +69,18 @@ func (t *Transformer) appendMap(dst []byte, m []param, props, elem *fields, call
 			dst = t.appendLineItems(dst, pr.key)
 			continue
 		}
-		v, ok := gjson.Result{}, false
+		raw, ok := "", false
 		if elem != nil {
-			v, ok = elem.first(pr.src)
+			raw, ok = elem.first(pr.src)
 		}
 		if !ok {
-			if v, ok = props.first(pr.src); !ok {
+			if raw, ok = props.first(pr.src); !ok {
 				continue
 			}
 		}
-		dst = appendMember(dst, pr.key, v.Raw)
+		dst = appendMember(dst, pr.key, raw)
 		if call != nil && pr.beacon >= 0 {
-			call.beacon[pr.beacon] = v
+			call.beacon[pr.beacon] = value(raw)
 		}
 	}
 	return dst
@@ -106,16 +106,14 @@ func (t *Transformer) appendLineItems(dst []byte, key string) []byte {
 	dst = appendMember(dst, key, "[")
 	if products := props.get(sProducts); products.IsArray() {
 		first := true
-		eachElement(products.Raw, func(el string) bool {
+		t.eachProduct(products.Raw, func() {
 			if !first {
 				dst = append(dst, ',')
 			}
 			first = false
-			t.elem.load(value(el))
 			dst = append(dst, '{')
 			dst = t.appendMap(dst, lineItemMap, props, &t.elem, nil)
 			dst = append(dst, '}')
-			return true
 		})
 	} else {
 		dst = append(dst, '{')
@@ -123,6 +121,16 @@ func (t *Transformer) appendLineItems(dst []byte, key string) []byte {
 		dst = append(dst, '}')
 	}
 	return append(dst, ']')
+}
+
+// eachProduct loads each element of the products array (checked JSON) into
+// t.elem, an element that is not an object loading nothing, and calls fn.
+func (t *Transformer) eachProduct(products string, fn func()) {
+	elements(products, 0, func(at int) int {
+		end := t.elem.loadAt(products, at)
+		fn()
+		return end
+	})
 }
 
 // eventIDOf returns the event_id source: properties.event_id, else messageId,

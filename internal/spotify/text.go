@@ -1,6 +1,7 @@
 package spotify
 
 import (
+	"math/bits"
 	"unicode/utf8"
 	"unsafe"
 
@@ -68,8 +69,19 @@ const hexDigits = "0123456789abcdef"
 // with U+FFFD so that the output is always valid JSON.
 func AppendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
+	// Most text needs no escaping: find the first byte that may, eight at
+	// a time (a quote, a backslash, a control character or non-ASCII).
+	i := 0
+	for i+8 <= len(s) {
+		x := load64(s, i)
+		if m := stringStops(x) | x&highs; m != 0 {
+			i += bits.TrailingZeros64(m) >> 3
+			break
+		}
+		i += 8
+	}
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {

@@ -312,11 +312,9 @@ func (t *Transformer) conversions(o *Outcome, targets []Command) {
 		products := t.props.get(sProducts)
 		if (cmd == CmdProduct || cmd == CmdAddToCart) && products.IsArray() {
 			n := 0
-			eachElement(products.Raw, func(el string) bool {
-				t.elem.load(value(el))
+			t.eachProduct(products.Raw, func() {
 				t.addCall(o, cmd, &t.elem, id, n)
 				n++
-				return true
 			})
 			emitted = emitted || n > 0
 			continue
@@ -345,6 +343,7 @@ func (t *Transformer) addCall(o *Outcome, cmd Command, elem *fields, id gjson.Re
 // computeAlias hashes the first usable external id (SPEC 4.4).
 func (t *Transformer) computeAlias(o *Outcome) {
 	top := &t.top
+	top.lookInside(tTraits)
 	for _, v := range [3]gjson.Result{top.get(tUserID), top.get(tTraitsUserID), top.get(tTraitsID)} {
 		var s string
 		switch {
@@ -364,6 +363,7 @@ func (t *Transformer) computeAlias(o *Outcome) {
 // page builds the view call of a page event (SPEC 4.3).
 func (t *Transformer) page(o *Outcome) {
 	t.view, t.viewMap = t.view[:0], false
+	t.top.lookInside(tPage)
 	if v := t.top.get(tPageURL); v.Exists() {
 		t.view = append(t.view, member{key: "url", rawKey: `"url"`, val: v})
 	}
