@@ -17,6 +17,21 @@ const (
 
 var beaconNames = [numBeacon]string{"value", "currency", "order_id", "discount_code"}
 
+// beaconSlot returns the beacon slot of a view param, or -1.
+func beaconSlot(key string) int {
+	switch key {
+	case "value":
+		return beaconValue
+	case "currency":
+		return beaconCurrency
+	case "order_id":
+		return beaconOrderID
+	case "discount_code":
+		return beaconDiscountCode
+	}
+	return -1
+}
+
 // param is one row of a SPEC 4.1 parameter map: an output key and its sources,
 // the first present one winning.
 type param struct {

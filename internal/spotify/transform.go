@@ -48,7 +48,7 @@ type Transformer struct {
 type member struct {
 	key    string // unescaped, for comparison
 	rawKey string // as written, quotes included
-	val    gjson.Result
+	raw    string // the value as written; "" once removed
 }
 
 // NewTransformer returns a Transformer for cfg (from ParseConfig, possibly
@@ -363,40 +363,40 @@ func (t *Transformer) computeAlias(o *Outcome) {
 // page builds the view call of a page event (SPEC 4.3).
 func (t *Transformer) page(o *Outcome) {
 	t.view, t.viewMap = t.view[:0], false
-	t.top.lookInside(tPage)
-	if v := t.top.get(tPageURL); v.Exists() {
-		t.view = append(t.view, member{key: "url", rawKey: `"url"`, val: v})
+	top := &t.top
+	top.lookInside(tPage)
+	if top.has(tPageURL) {
+		t.view = append(t.view, member{key: "url", rawKey: `"url"`, raw: top.raw[tPageURL]})
 	}
-	if v := t.top.get(tPageReferrer); v.Exists() {
-		t.view = append(t.view, member{key: "referrer", rawKey: `"referrer"`, val: v})
+	if top.has(tPageReferrer) {
+		t.view = append(t.view, member{key: "referrer", rawKey: `"referrer"`, raw: top.raw[tPageReferrer]})
 	}
-	if props := t.top.get(tProperties); props.IsObject() {
-		eachMember(props.Raw, func(k, rawKey, raw string) bool {
-			t.setViewMember(k, rawKey, value(raw))
-			return true
+	if props := top.raw[tProperties]; top.has(tProperties) && props[0] == '{' {
+		members(props, 0, MaxDepth, func(k, rawKey string, vs int) int {
+			end := skipValue(props, vs, MaxDepth)
+			t.setViewMember(k, rawKey, props[vs:end])
+			return end
 		})
 	}
 	idx := t.viewIndex("event_id")
-	propsHasID := idx >= 0 && present(t.view[idx].val)
+	propsHasID := idx >= 0 && presentRaw(t.view[idx].raw)
 	var id gjson.Result
 	if !propsHasID {
-		id = eventIDOf(gjson.Result{}, t.top.get(tMessageID))
+		id = eventIDOf(gjson.Result{}, top.get(tMessageID))
 		if id.Exists() && idx >= 0 {
-			t.view[idx].val = gjson.Result{} // replaced by the messageId below
+			t.view[idx].raw = "" // replaced by the messageId below
 		}
 	}
 	c := Call{Command: CmdView, start: len(o.buf)}
 	o.buf = append(o.buf, '{')
 	for _, m := range t.view {
-		if !m.val.Exists() || m.val.Type == gjson.Null {
+		if m.raw == "" || m.raw == "null" {
 			continue
 		}
 		o.buf = appendMember(o.buf, m.rawKey, ":")
-		o.buf = append(o.buf, m.val.Raw...)
-		for b, name := range beaconNames {
-			if m.key == name {
-				c.beacon[b] = m.val
-			}
+		o.buf = append(o.buf, m.raw...)
+		if b := beaconSlot(m.key); b >= 0 {
+			c.beacon[b] = value(m.raw)
 		}
 	}
 	o.buf = appendEventID(o.buf, id, -1)
@@ -407,12 +407,12 @@ func (t *Transformer) page(o *Outcome) {
 
 // setViewMember overlays one properties key on the view params: an existing
 // key keeps its place and takes the new value.
-func (t *Transformer) setViewMember(key, rawKey string, v gjson.Result) {
+func (t *Transformer) setViewMember(key, rawKey, raw string) {
 	if i := t.viewIndex(key); i >= 0 {
-		t.view[i].val = v
+		t.view[i].raw = raw
 		return
 	}
-	t.view = append(t.view, member{key: key, rawKey: rawKey, val: v})
+	t.view = append(t.view, member{key: key, rawKey: rawKey, raw: raw})
 	if t.viewMap {
 		t.viewIdx[key] = len(t.view) - 1
 	}
