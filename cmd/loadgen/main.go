@@ -160,19 +160,41 @@ func runBatch(ctx context.Context, c config, set *destinations.Set, product stri
 	var ratios []float64
 	var peak float64
 	var failed uint64
-	for range c.rounds {
-		p := attack(ctx, c, "product", product, body, n, c.rate)
-		report(stdout, p, nil)
-		failed += p.failures()
-		peak = max(peak, p.m.Throughput)
-		if c.baseline {
-			b := attack(ctx, c, "baseline", baseURL, body, n, c.rate)
-			report(stdout, b, &p)
-			failed += b.failures()
-			if b.eventsPerSec > 0 {
-				ratios = append(ratios, p.eventsPerSec/b.eventsPerSec)
-			}
+	// A short unreported attack on each server first: the first seconds of
+	// a process (heap growth, pools, connection setup) favour whoever runs second.
+	warm := c
+	warm.duration = min(c.duration, time.Second)
+	attack(ctx, warm, "warm-up", product, body, n, c.rate)
+	if c.baseline {
+		attack(ctx, warm, "warm-up", baseURL, body, n, c.rate)
+	}
+	for round := range c.rounds {
+		// Rounds run product-baseline, then baseline-product (ABBA), so
+		// that a machine drifting faster or slower favours neither side.
+		first, second := "product", "baseline"
+		if round%2 == 1 {
+			first, second = second, first
 		}
+		got := map[string]result{}
+		for _, name := range []string{first, second} {
+			if name == "baseline" && !c.baseline {
+				continue
+			}
+			url := product
+			if name == "baseline" {
+				url = baseURL
+			}
+			r := attack(ctx, c, name, url, body, n, c.rate)
+			got[name] = r
+			failed += r.failures()
+			ratio := 0.0
+			if p, b := got["product"], got["baseline"]; len(got) == 2 && b.eventsPerSec > 0 {
+				ratio = p.eventsPerSec / b.eventsPerSec
+				ratios = append(ratios, ratio)
+			}
+			report(stdout, r, ratio)
+		}
+		peak = max(peak, got["product"].m.Throughput)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -184,7 +206,7 @@ func runBatch(ctx context.Context, c config, set *destinations.Set, product stri
 	}
 	if c.halfPeak && c.rate == 0 && peak > 0 {
 		half := attack(ctx, c, "product@50%", product, body, n, int(peak/2))
-		report(stdout, half, nil)
+		report(stdout, half, 0)
 		failed += half.failures()
 	}
 	if failed > 0 {
@@ -235,15 +257,17 @@ func (r result) failures() uint64 {
 	return r.m.Requests - uint64(float64(r.m.Requests)*r.m.Success+0.5)
 }
 
-func report(w io.Writer, r result, against *result) {
+// report prints one attack's line, with the round's product/baseline
+// ratio once both sides have run (ratio > 0).
+func report(w io.Writer, r result, ratio float64) {
 	errs := r.failures()
-	ratio := ""
-	if against != nil && r.eventsPerSec > 0 {
-		ratio = fmt.Sprintf("product/baseline = %.2f", against.eventsPerSec/r.eventsPerSec)
+	note := ""
+	if ratio > 0 {
+		note = fmt.Sprintf("product/baseline = %.2f", ratio)
 	}
 	lat := r.m.Latencies
 	fmt.Fprintf(w, "%-9s %6d %10.0f %10.1f %9s %9s %9s %7d %s\n", r.name, r.batch, r.eventsPerSec, r.m.Throughput,
-		lat.P50.Round(time.Microsecond), lat.P90.Round(time.Microsecond), lat.P99.Round(time.Microsecond), errs, ratio)
+		lat.P50.Round(time.Microsecond), lat.P90.Round(time.Microsecond), lat.P99.Round(time.Microsecond), errs, note)
 	for _, e := range r.m.Errors {
 		fmt.Fprintf(w, "          error: %s\n", e)
 	}

@@ -81,7 +81,7 @@ func eventKey(key string) (topKey, bool) {
 // is malformed or deeper).
 func (f *topFields) scan(s string, i, limit int, props *fields) int {
 	f.set = 0
-	props.set = 0
+	props.set, props.record, props.list = 0, true, props.list[:0]
 	return members(s, i, limit, func(key, _ string, vs int) int {
 		k, ok := eventKey(key)
 		if !ok || f.has(k) {
@@ -252,8 +252,10 @@ func srcOf(k string) (srcKey, bool) {
 // read, collected in one pass over the object: raw text, made a gjson.Result
 // when read, and a bit per slot saying which ones this object set.
 type fields struct {
-	raw [numSrc]string
-	set uint32
+	raw    [numSrc]string
+	set    uint32
+	record bool     // keep every member in list (properties: a page event's view reads them all)
+	list   []member // the object's members in order, when record is set
 }
 
 // get returns the value of k, or an empty Result when the object has none.
@@ -264,13 +266,15 @@ func (f *fields) get(k srcKey) gjson.Result {
 	return value(f.raw[k])
 }
 
-
 // scan reads the members of the object at s[i] that the parameter maps use
 // and returns the index just past the value (of any type), which may nest
 // limit levels.
 func (f *fields) scan(s string, i, limit int) int {
-	return members(s, i, limit, func(key, _ string, vs int) int {
+	return members(s, i, limit, func(key, rawKey string, vs int) int {
 		end := skipValue(s, vs, limit-1)
+		if f.record {
+			f.list = append(f.list, member{key: key, rawKey: rawKey, raw: s[vs:end]})
+		}
 		if k, ok := srcOf(key); ok && f.set&(1<<k) == 0 {
 			f.raw[k] = s[vs:end]
 			f.set |= 1 << k

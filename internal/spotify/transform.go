@@ -27,21 +27,22 @@ type Options struct {
 // Transformer applies one Config to events. It reuses its buffers between
 // events, so it is not safe for concurrent use: give each goroutine its own.
 type Transformer struct {
-	cfg     *Config
-	opts    Options
-	o       Outcome
-	top     topFields
-	props   fields
-	elem    fields
-	denied  []string
-	view    []member
-	viewIdx map[string]int // view key → position, once the view is large
-	viewMap bool           // viewIdx is in use for the current page event
-	scratch []byte
-	utf8OK  bool        // the text being transformed is known to be valid UTF-8
-	limit   int         // how deep an event may nest: MaxDepth less its enclosing levels
-	capi    CAPIEvents  // the current result's Conversions API events
-	capiAll *CAPIEvents // where every result's CAPI events are collected, or nil
+	cfg      *Config
+	opts     Options
+	o        Outcome
+	top      topFields
+	props    fields
+	elem     fields
+	denied   []string
+	view     []member
+	viewIdx  map[string]int // view key → position, once the view is large
+	viewMap  bool           // viewIdx is in use for the current page event
+	viewKeys uint64         // a bit per view key's length and first byte: most lookups of a new key end here
+	scratch  []byte
+	utf8OK   bool        // the text being transformed is known to be valid UTF-8
+	limit    int         // how deep an event may nest: MaxDepth less its enclosing levels
+	capi     CAPIEvents  // the current result's Conversions API events
+	capiAll  *CAPIEvents // where every result's CAPI events are collected, or nil
 }
 
 // member is one key of the view call's params.
@@ -362,21 +363,17 @@ func (t *Transformer) computeAlias(o *Outcome) {
 
 // page builds the view call of a page event (SPEC 4.3).
 func (t *Transformer) page(o *Outcome) {
-	t.view, t.viewMap = t.view[:0], false
+	t.view, t.viewMap, t.viewKeys = t.view[:0], false, 0
 	top := &t.top
 	top.lookInside(tPage)
 	if top.has(tPageURL) {
-		t.view = append(t.view, member{key: "url", rawKey: `"url"`, raw: top.raw[tPageURL]})
+		t.setViewMember("url", `"url"`, top.raw[tPageURL])
 	}
 	if top.has(tPageReferrer) {
-		t.view = append(t.view, member{key: "referrer", rawKey: `"referrer"`, raw: top.raw[tPageReferrer]})
+		t.setViewMember("referrer", `"referrer"`, top.raw[tPageReferrer])
 	}
-	if props := top.raw[tProperties]; top.has(tProperties) && props[0] == '{' {
-		members(props, 0, MaxDepth, func(k, rawKey string, vs int) int {
-			end := skipValue(props, vs, MaxDepth)
-			t.setViewMember(k, rawKey, props[vs:end])
-			return end
-		})
+	for _, m := range t.props.list { // properties' members, read in the event's walk
+		t.setViewMember(m.key, m.rawKey, m.raw)
 	}
 	idx := t.viewIndex("event_id")
 	propsHasID := idx >= 0 && presentRaw(t.view[idx].raw)
@@ -405,6 +402,15 @@ func (t *Transformer) page(o *Outcome) {
 	o.Calls = append(o.Calls, c)
 }
 
+// keyBit is key's bit in Transformer.viewKeys.
+func keyBit(key string) uint64 {
+	h := uint(len(key))
+	if len(key) > 0 {
+		h = h*7 + uint(key[0])
+	}
+	return 1 << (h & 63)
+}
+
 // setViewMember overlays one properties key on the view params: an existing
 // key keeps its place and takes the new value.
 func (t *Transformer) setViewMember(key, rawKey, raw string) {
@@ -413,6 +419,7 @@ func (t *Transformer) setViewMember(key, rawKey, raw string) {
 		return
 	}
 	t.view = append(t.view, member{key: key, rawKey: rawKey, raw: raw})
+	t.viewKeys |= keyBit(key)
 	if t.viewMap {
 		t.viewIdx[key] = len(t.view) - 1
 	}
@@ -422,6 +429,9 @@ func (t *Transformer) setViewMember(key, rawKey, raw string) {
 // handful of keys, a map once properties are large.
 func (t *Transformer) viewIndex(key string) int {
 	const linearMax = 32
+	if t.viewKeys&keyBit(key) == 0 {
+		return -1 // no key with this length and first byte yet
+	}
 	if !t.viewMap && len(t.view) <= linearMax {
 		for i := range t.view {
 			if t.view[i].key == key {
