@@ -22,8 +22,7 @@ func Baseline(d Deps, response []byte) http.Handler {
 				return
 			}
 			defer putBuf(in)
-			w.Header().Set("Content-Type", "application/json")
-			w.Write(response)
+			writeJSON(w, response)
 		})
 	})
 	return r

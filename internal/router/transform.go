@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 
 	"spotifypixel/internal/apperr"
@@ -54,11 +55,17 @@ func transform(d Deps) http.HandlerFunc {
 		}
 		serveBatch(w, r, d.Metrics, func(dst []byte) ([]byte, spotify.Summary, error) {
 			return pipeline.Transform(dst, d.Store.Current(), in.Bytes(), q)
-		}, func(resp []byte) {
-			w.Header().Set("Content-Type", "application/json")
-			w.Write(resp)
-		})
+		}, func(resp []byte) { writeJSON(w, resp) })
 	}
+}
+
+// writeJSON writes a whole JSON response with its length, so that it goes
+// out in one piece rather than chunked.
+func writeJSON(w http.ResponseWriter, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.Write(body)
 }
 
 // serveBatch runs fn with a pooled output buffer, counts its events for
