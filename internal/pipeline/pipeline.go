@@ -24,6 +24,7 @@ type Query struct {
 	MaxEvents     int    // 0 means no limit
 	BeaconURL     string // base of beacons; empty means Spotify's
 	CAPIBatchSize int    // most events per Conversions API envelope; 0 means 500
+	MaxDepth      int    // deepest nesting of JSON arrays and objects in the body; 0 means spotify.MaxDepth
 }
 
 // Options parses the include list into engine options.
@@ -96,7 +97,7 @@ func Transform(dst []byte, set *destinations.Set, body []byte, q Query) ([]byte,
 	if err != nil {
 		return dst, spotify.Summary{}, err
 	}
-	req, err := spotify.ParseRequest(body)
+	req, err := spotify.ParseRequest(body, q.MaxDepth)
 	if err != nil {
 		return dst, spotify.Summary{}, err
 	}
@@ -105,7 +106,7 @@ func Transform(dst []byte, set *destinations.Set, body []byte, q Query) ([]byte,
 	if out, sum, err, ok := transformRequest(dst, set, &req, q, opts); ok {
 		return out, sum, err
 	}
-	if req, err = spotify.ParseRequestExact(body); err != nil {
+	if req, err = spotify.ParseRequestExact(body, q.MaxDepth); err != nil {
 		return dst, spotify.Summary{}, err
 	}
 	out, sum, err, ok := transformRequest(dst, set, &req, q, opts)
@@ -154,7 +155,7 @@ func transformRequest(dst []byte, set *destinations.Set, req *spotify.Request, q
 	if q.MaxEvents > 0 && len(spans) > q.MaxEvents {
 		return dst[:start], spotify.Summary{}, tooMany(len(spans), q.MaxEvents), true
 	}
-	out, capi, ok := appendResults(dst, cfg, opts, req.Batch.Raw, spans, &sum)
+	out, capi, ok := appendResults(dst, cfg, opts, req, spans, &sum)
 	if !ok {
 		return dst[:start], spotify.Summary{}, nil, false
 	}
@@ -207,14 +208,15 @@ func tooMany(n, max int) error {
 // appendResults transforms the batch, splitting a large one into one chunk
 // per core (errgroup fan-out), each with its own Transformer and buffer, and
 // joins the chunks in order. It reports false when an event is malformed.
-func appendResults(dst []byte, cfg *spotify.Config, opts spotify.Options, raw string, spans []spotify.Span, sum *spotify.Summary) ([]byte, []*spotify.CAPIEvents, bool) {
+func appendResults(dst []byte, cfg *spotify.Config, opts spotify.Options, req *spotify.Request, spans []spotify.Span, sum *spotify.Summary) ([]byte, []*spotify.CAPIEvents, bool) {
+	raw, limit := req.Batch.Raw, req.EventLimit()
 	chunks := min(runtime.GOMAXPROCS(0), len(spans)/(parallelMin/2))
 	if len(spans) < parallelMin || chunks < 2 {
 		t := transformers.Get().(*spotify.Transformer)
 		defer transformers.Put(t)
 		t.Reset(cfg, opts)
 		capi := collectCAPI(t, opts)
-		out, ok := t.AppendSpanResults(dst, raw, spans, 0, sum)
+		out, ok := t.AppendSpanResults(dst, raw, spans, 0, limit, sum)
 		return out, []*spotify.CAPIEvents{capi}, ok
 	}
 	outs := make([]*[]byte, chunks)
@@ -231,7 +233,7 @@ func appendResults(dst []byte, cfg *spotify.Config, opts spotify.Options, raw st
 			t.Reset(cfg, opts)
 			capis[c] = collectCAPI(t, opts)
 			var ok bool
-			if *outs[c], ok = t.AppendSpanResults((*outs[c])[:0], raw, spans[lo:hi], lo, &sums[c]); !ok {
+			if *outs[c], ok = t.AppendSpanResults((*outs[c])[:0], raw, spans[lo:hi], lo, limit, &sums[c]); !ok {
 				return errMalformed
 			}
 			return nil

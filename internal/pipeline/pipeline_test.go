@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"runtime"
@@ -35,7 +36,7 @@ func TestParallelMatchesSequential(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		req, _ := spotify.ParseRequest(body)
+		req, _ := spotify.ParseRequest(body, 0)
 		d, _ := set.Get("demo")
 		want, wantSum := spotify.NewTransformer(d.Config, spotify.Options{Beacons: true}).AppendResponse(nil, "demo", req.Batch)
 		if !bytes.Equal(got, want) {
@@ -119,7 +120,7 @@ func transformExact(set *destinations.Set, body []byte, q Query) ([]byte, spotif
 	if err != nil {
 		return nil, spotify.Summary{}, err
 	}
-	req, err := spotify.ParseRequestExact(body)
+	req, err := spotify.ParseRequestExact(body, q.MaxDepth)
 	if err != nil {
 		return nil, spotify.Summary{}, err
 	}
@@ -185,6 +186,32 @@ func TestGuessAgreesOnLargeBatches(t *testing.T) {
 			bad := bytes.Clone(body)
 			bad[at] = c
 			sameAnswer(t, set, bad, q)
+		}
+	}
+}
+
+// TestNestingLimit: the body's nesting limit is the configured one, counted
+// from the body (the body and the batch are two levels), on both the
+// guessed and the exact paths, below and above the default of 1,000.
+func TestNestingLimit(t *testing.T) {
+	set := demoSet(t)
+	body := func(levels int) []byte { // the whole body nests exactly levels deep
+		inner := levels - 3 // body, batch, event
+		return []byte(`{"batch":[{"type":"page","properties":{"x":` + strings.Repeat("[", inner-1) + strings.Repeat("]", inner-1) + `}}]}`)
+	}
+	for _, c := range []struct{ limit, levels int }{{50, 50}, {50, 51}, {0, 1000}, {0, 1001}, {3000, 2500}, {3000, 3001}} {
+		for _, extra := range []string{"", ` `} {
+			b := append(body(c.levels), extra...)
+			_, sum, err := Transform(nil, set, b, Query{DestinationID: "demo", MaxDepth: c.limit})
+			limit := cmp.Or(c.limit, spotify.MaxDepth)
+			if c.levels <= limit {
+				if err != nil || sum.OK != 1 {
+					t.Errorf("limit %d, %d levels: %v %+v", c.limit, c.levels, err, sum)
+				}
+			} else if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("deeper than %d levels", limit)) {
+				t.Errorf("limit %d, %d levels: %v, want too deep", c.limit, c.levels, err)
+			}
+			sameAnswer(t, set, b, Query{DestinationID: "demo", MaxDepth: c.limit})
 		}
 	}
 }

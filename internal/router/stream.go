@@ -3,6 +3,7 @@ package router
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"errors"
 	"io"
 	"net/http"
@@ -156,7 +157,7 @@ func (s *ndjsonStream) event(line []byte, tooLong bool) {
 	switch {
 	case tooLong:
 		o = s.t.Fail(spotify.ErrInstrumentation, "event is larger than the limit of "+strconv.FormatInt(s.d.MaxBodyBytes, 10)+" bytes")
-	case spotify.CheckBytes(line, spotify.MaxDepth) != nil:
+	case spotify.CheckBytes(line, cmp.Or(s.d.MaxJSONDepth, DefaultMaxJSONDepth)) != nil:
 		o = s.t.Fail(spotify.ErrInstrumentation, "event is not valid JSON")
 	default:
 		o = s.t.TransformBytes(line)

@@ -52,6 +52,7 @@ func transform(d Deps) http.HandlerFunc {
 			MaxEvents:     d.MaxBatchEvents,
 			BeaconURL:     d.BeaconURL,
 			CAPIBatchSize: d.CAPIBatchSize,
+			MaxDepth:      d.MaxJSONDepth,
 		}
 		serveBatch(w, r, d.Metrics, func(dst []byte) ([]byte, spotify.Summary, error) {
 			return pipeline.Transform(dst, d.Store.Current(), in.Bytes(), q)

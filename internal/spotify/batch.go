@@ -24,6 +24,7 @@ type Request struct {
 	// once. AppendBatch confirms the guess or reports that it was wrong.
 	Checked bool
 	rest    string // the body from the batch's "[" to its end
+	limit   int    // the nesting limit of the body
 }
 
 var utf8BOM = []byte("\xef\xbb\xbf")
@@ -32,37 +33,42 @@ var utf8BOM = []byte("\xef\xbb\xbf")
 const batchLevels = 2
 
 // ParseRequest reads a /transform body's destination and finds its batch; a
-// leading UTF-8 byte order mark is ignored, as RFC 8259 allows. Every byte
-// before the batch is checked here, the batch's events by AppendBatch, so a
-// body is read once. The Request refers into body, which must stay
-// unchanged while it is used.
-func ParseRequest(body []byte) (Request, error) { return parseRequest(body, true) }
+// leading UTF-8 byte order mark is ignored, as RFC 8259 allows. The body
+// may nest limit levels (0: MaxDepth). Every byte before the batch is
+// checked here, the batch's events by AppendBatch, so a body is read once.
+// The Request refers into body, which must stay unchanged while it is used.
+func ParseRequest(body []byte, limit int) (Request, error) { return parseRequest(body, limit, true) }
 
 // ParseRequestExact is ParseRequest for when the guess failed: it checks
 // the whole body first and finds the batch exactly.
-func ParseRequestExact(body []byte) (Request, error) { return parseRequest(body, false) }
+func ParseRequestExact(body []byte, limit int) (Request, error) {
+	return parseRequest(body, limit, false)
+}
 
-func parseRequest(body []byte, guess bool) (Request, error) {
+func parseRequest(body []byte, limit int, guess bool) (Request, error) {
 	if len(body) == 0 {
 		return Request{}, apperr.New(apperr.BadRequest, "request body is empty")
+	}
+	if limit <= 0 {
+		limit = MaxDepth
 	}
 	s := bstr(bytes.TrimPrefix(body, utf8BOM))
 	batchEnd := guessBatchEnd(s)
 	if !guess || batchEnd < 0 {
-		if err := CheckBody(s); err != nil {
+		if err := CheckBody(s, limit); err != nil {
 			return Request{}, err
 		}
 	}
 	i := skipWS(s, 0)
 	if i >= len(s) || s[i] != '{' {
-		if err := CheckBody(s); err != nil {
+		if err := CheckBody(s, limit); err != nil {
 			return Request{}, err
 		}
 		return Request{}, apperr.New(apperr.BadRequest, "request body must be a JSON object")
 	}
-	r := Request{Checked: !guess || batchEnd < 0}
+	r := Request{Checked: !guess || batchEnd < 0, limit: limit}
 	var dest gjson.Result
-	end := members(s, i, MaxDepth, func(key, _ string, vs int) int {
+	end := members(s, i, limit, func(key, _ string, vs int) int {
 		switch {
 		case key == "batch" && !r.Batch.Exists():
 			if !r.Checked && s[vs] == '[' {
@@ -70,19 +76,19 @@ func parseRequest(body []byte, guess bool) (Request, error) {
 				r.rest = s[vs:]
 				return -1 // the rest is the batch's, and AppendBatch's to check
 			}
-			end := skipValue(s, vs, MaxDepth-1)
+			end := skipValue(s, vs, limit-1)
 			r.Batch = value(s[vs:end])
 			return end
 		case key == "destination" && !dest.Exists():
-			end := skipValue(s, vs, MaxDepth-1)
+			end := skipValue(s, vs, limit-1)
 			dest = value(s[vs:end])
 			return end
 		}
-		return skipValue(s, vs, MaxDepth-1)
+		return skipValue(s, vs, limit-1)
 	})
 	if r.rest == "" && !r.Checked && (end >= len(s) || skipWS(s, end) != len(s)) {
 		// Malformed before the batch, or no batch to guess: say exactly what.
-		return parseRequest(body, false)
+		return parseRequest(body, limit, false)
 	}
 	if err := r.readDestination(dest); err != nil {
 		if cerr := r.Check(body); cerr != nil {
@@ -136,10 +142,10 @@ func (r *Request) readDestination(d gjson.Result) error {
 }
 
 // CheckBody returns the 400 error for a request body that is not JSON or
-// nests deeper than MaxDepth, naming the byte where the fault is; nil if it
+// nests deeper than limit, naming the byte where the fault is; nil if it
 // is well formed.
-func CheckBody(s string) error {
-	if e := Check(s, MaxDepth); e != nil {
+func CheckBody(s string, limit int) error {
+	if e := Check(s, limit); e != nil {
 		return apperr.New(apperr.BadRequest, "request body %s", e.Error())
 	}
 	return nil
@@ -151,7 +157,7 @@ func (r *Request) Check(body []byte) error {
 	if r.Checked {
 		return nil
 	}
-	return CheckBody(bstr(bytes.TrimPrefix(body, utf8BOM)))
+	return CheckBody(bstr(bytes.TrimPrefix(body, utf8BOM)), r.limit)
 }
 
 // Span is where one event of a batch stands in the batch's raw text.
@@ -175,6 +181,10 @@ func AppendSpans(dst []Span, req *Request) ([]Span, bool) {
 	return dst, end == want
 }
 
+// EventLimit is how deep each event of the batch may nest: the body's
+// limit less the levels of the body and the batch.
+func (r *Request) EventLimit() int { return r.limit - batchLevels }
+
 // text returns the text to walk for the batch and where the walk must end.
 func (r *Request) text() (string, int) {
 	if r.Checked {
@@ -186,7 +196,7 @@ func (r *Request) text() (string, int) {
 // CountEvents returns the number of events in a batch array without decoding them.
 func CountEvents(batch gjson.Result) int {
 	n := 0
-	elements(batch.Raw, 0, func(at int) int { n++; return skipValue(batch.Raw, at, MaxDepth) })
+	elements(batch.Raw, 0, func(at int) int { n++; return skipValue(batch.Raw, at, noLimit) })
 	return n
 }
 
@@ -253,7 +263,7 @@ func (s *Summary) AppendJSON(dst []byte) []byte {
 // batch holds more, so that a caller can enforce a limit without a counting
 // pass.
 func (t *Transformer) AppendResults(dst []byte, batch gjson.Result, first, max int, sum *Summary) ([]byte, bool) {
-	dst, _, within := t.appendBatch(dst, batch.Raw, first, max, sum)
+	dst, _, within := t.appendBatch(dst, batch.Raw, first, max, noLimit, sum)
 	return dst, within
 }
 
@@ -265,19 +275,19 @@ func (t *Transformer) AppendResults(dst []byte, batch gjson.Result, first, max i
 // starts again with ParseRequestExact, a checked one has too many events.
 func (t *Transformer) AppendBatch(dst []byte, req *Request, max int, sum *Summary) ([]byte, bool) {
 	s, want := req.text()
-	dst, end, within := t.appendBatch(dst, s, 0, max, sum)
+	dst, end, within := t.appendBatch(dst, s, 0, max, req.limit-batchLevels, sum)
 	return dst, within && end == want
 }
 
 // appendBatch walks the array at the start of s, events nesting at most
-// MaxDepth-batchLevels levels, and returns the index just past it (len(s)
-// when it is malformed).
-func (t *Transformer) appendBatch(dst []byte, s string, first, max int, sum *Summary) ([]byte, int, bool) {
+// limit levels, and returns the index just past it (len(s) when it is
+// malformed).
+func (t *Transformer) appendBatch(dst []byte, s string, first, max, limit int, sum *Summary) ([]byte, int, bool) {
 	i := first
 	// One check of the whole batch spares a check per event in the usual case.
 	t.utf8OK = utf8.ValidString(s)
-	t.limit = MaxDepth - batchLevels
-	defer func() { t.utf8OK, t.limit = false, MaxDepth }()
+	t.limit = limit
+	defer func() { t.utf8OK, t.limit = false, noLimit }()
 	within := true
 	end := elements(s, 0, func(at int) int {
 		if max > 0 && i-first == max {
@@ -298,16 +308,17 @@ func (t *Transformer) appendBatch(dst []byte, s string, first, max int, sum *Sum
 
 // AppendSpanResults transforms the events of raw (a batch's text, from
 // AppendSpans) at spans and appends their results, comma-separated,
-// numbering them from first. It checks each event and reports false when
-// one is malformed or does not end where its span does.
-func (t *Transformer) AppendSpanResults(dst []byte, raw string, spans []Span, first int, sum *Summary) ([]byte, bool) {
+// numbering them from first. It checks each event (nesting at most limit
+// levels) and reports false when one is malformed or does not end where its
+// span does.
+func (t *Transformer) AppendSpanResults(dst []byte, raw string, spans []Span, first, limit int, sum *Summary) ([]byte, bool) {
 	if len(spans) == 0 {
 		return dst, true
 	}
 	// One check of the chunk spares a check per event in the usual case.
 	t.utf8OK = utf8.ValidString(raw[spans[0].Start:spans[len(spans)-1].End])
-	t.limit = MaxDepth - batchLevels
-	defer func() { t.utf8OK, t.limit = false, MaxDepth }()
+	t.limit = limit
+	defer func() { t.utf8OK, t.limit = false, noLimit }()
 	for k, sp := range spans {
 		if k > 0 {
 			dst = append(dst, ',')

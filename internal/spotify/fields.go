@@ -149,7 +149,7 @@ func (f *topFields) scanMembers(parent topKey, s string, i, limit int) int {
 // that the engine uses, once the event turns out to need them.
 func (f *topFields) lookInside(parent topKey) {
 	if raw := f.raw[parent]; f.has(parent) && raw[0] == '{' {
-		f.scanMembers(parent, raw, 0, MaxDepth)
+		f.scanMembers(parent, raw, 0, noLimit)
 	}
 }
 
@@ -300,5 +300,5 @@ func presentRaw(raw string) bool { return raw != "" && raw != "null" && raw != `
 // and returns the index just past it.
 func (f *fields) loadAt(s string, i int) int {
 	f.set = 0
-	return f.scan(s, i, MaxDepth)
+	return f.scan(s, i, noLimit)
 }

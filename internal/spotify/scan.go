@@ -15,10 +15,14 @@ import (
 // text they return len(s), so that every enclosing walk ends at the end of
 // the text without its closing bracket, which its own caller reports.
 
-// MaxDepth is the deepest nesting of arrays and objects a request may have:
-// real events nest a dozen levels, and a limit keeps every parser on the way
-// (gjson's recurses once per level) far from the end of its stack.
+// MaxDepth is the deepest nesting of arrays and objects a request may have
+// unless configured otherwise: real events nest a dozen levels, and a limit
+// keeps every parser on the way (gjson's recurses once per level) far from
+// the end of its stack.
 const MaxDepth = 1000
+
+// noLimit is the nesting limit of walks over text already checked.
+const noLimit = 1 << 30
 
 // ScanError says why JSON text was refused: its Offset is the byte where
 // the fault was found.
@@ -235,14 +239,18 @@ func scanValue(s string, i, limit int) (int, fault) {
 		}
 		return end, faultNone
 	}
-	var objects [MaxDepth/64 + 1]uint64 // bit d: level d is an object
+	var fixed [MaxDepth/64 + 1]uint64
+	objects := fixed[:] // bit d: level d is an object; grows past MaxDepth only if a limit allows
 	depth := 0
 	for {
 		// s[i] is a value's first byte.
 		switch c := s[i]; c {
 		case '{', '[':
-			if depth >= limit || depth >= MaxDepth {
+			if depth >= limit {
 				return i, faultDeep
+			}
+			if depth>>6 == len(objects) {
+				objects = append(objects, 0)
 			}
 			if c == '{' {
 				objects[depth>>6] |= 1 << (depth & 63)
@@ -486,8 +494,8 @@ func eachMember(obj string, fn func(key, rawKey, raw string) bool) {
 	if i := skipWS(obj, 0); i >= len(obj) || obj[i] != '{' {
 		return
 	}
-	members(obj, 0, MaxDepth, func(key, rawKey string, vs int) int {
-		ve := skipValue(obj, vs, MaxDepth)
+	members(obj, 0, noLimit, func(key, rawKey string, vs int) int {
+		ve := skipValue(obj, vs, noLimit)
 		if !fn(key, rawKey, obj[vs:ve]) {
 			return -1
 		}
@@ -499,7 +507,7 @@ func eachMember(obj string, fn func(key, rawKey, raw string) bool) {
 // until fn returns false. A value that is not an array yields nothing.
 func eachElement(arr string, fn func(raw string) bool) {
 	elements(arr, 0, func(at int) int {
-		end := skipValue(arr, at, MaxDepth)
+		end := skipValue(arr, at, noLimit)
 		if end >= len(arr) || !fn(arr[at:end]) {
 			return -1
 		}

@@ -40,7 +40,7 @@ type Transformer struct {
 	viewKeys uint64         // a bit per view key's length and first byte: most lookups of a new key end here
 	scratch  []byte
 	utf8OK   bool        // the text being transformed is known to be valid UTF-8
-	limit    int         // how deep an event may nest: MaxDepth less its enclosing levels
+	limit    int         // how deep an event may nest: a batch's limit less its enclosing levels
 	capi     CAPIEvents  // the current result's Conversions API events
 	capiAll  *CAPIEvents // where every result's CAPI events are collected, or nil
 }
@@ -66,7 +66,7 @@ func (t *Transformer) Reset(cfg *Config, opts Options) {
 	if opts.BeaconURL == "" {
 		opts.BeaconURL = DefaultBeaconURL
 	}
-	t.cfg, t.opts, t.utf8OK, t.capiAll, t.limit = cfg, opts, false, nil, MaxDepth
+	t.cfg, t.opts, t.utf8OK, t.capiAll, t.limit = cfg, opts, false, nil, noLimit
 }
 
 // CollectCAPI makes the Transformer add every result's Conversions API
