@@ -440,19 +440,29 @@ func members(s string, i, limit int, fn func(key, rawKey string, vs int) int) in
 		if ve <= vs {
 			return len(s)
 		}
-		if i = skipWS(s, ve); i >= len(s) {
-			return len(s)
-		}
-		switch s[i] {
-		case ',':
-			i = skipWS(s, i+1)
-		case '}':
-			return i + 1
-		default:
-			return len(s)
+		var done bool
+		if i, done = following(s, ve, '}'); done {
+			return i
 		}
 	}
 	return len(s)
+}
+
+// following reads what comes after a member or element that ends at s[end]:
+// a comma (it returns the index of the next one) or the closer of its
+// object or array (it returns the index past it, and done). On anything
+// else it returns len(s) and done.
+func following(s string, end int, closer byte) (int, bool) {
+	i := skipWS(s, end)
+	switch {
+	case i >= len(s):
+		return len(s), true
+	case s[i] == ',':
+		return skipWS(s, i+1), false
+	case s[i] == closer:
+		return i + 1, true
+	}
+	return len(s), true
 }
 
 // elements walks the array that starts at s[i] (after whitespace): for each
@@ -472,16 +482,9 @@ func elements(s string, i int, fn func(at int) int) int {
 		if end <= i {
 			return len(s)
 		}
-		if i = skipWS(s, end); i >= len(s) {
-			return len(s)
-		}
-		switch s[i] {
-		case ',':
-			i = skipWS(s, i+1)
-		case ']':
-			return i + 1
-		default:
-			return len(s)
+		var done bool
+		if i, done = following(s, end, ']'); done {
+			return i
 		}
 	}
 	return len(s)
