@@ -153,7 +153,9 @@ func transformRequest(dst []byte, set *destinations.Set, req *spotify.Request, q
 		return dst[:start], spotify.Summary{}, nil, false
 	}
 	if q.MaxEvents > 0 && len(spans) > q.MaxEvents {
-		return dst[:start], spotify.Summary{}, tooMany(len(spans), q.MaxEvents), true
+		// Spans are found without checking the events: a guessed body is
+		// checked whole (the exact run) before it is called too large.
+		return dst[:start], spotify.Summary{}, tooMany(len(spans), q.MaxEvents), req.Checked
 	}
 	out, capi, ok := appendResults(dst, cfg, opts, req, spans, &sum)
 	if !ok {

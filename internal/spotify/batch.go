@@ -53,7 +53,10 @@ func parseRequest(body []byte, limit int, guess bool) (Request, error) {
 		limit = MaxDepth
 	}
 	s := bstr(bytes.TrimPrefix(body, utf8BOM))
-	batchEnd := guessBatchEnd(s)
+	batchEnd := -1
+	if limit >= batchLevels { // else the batch alone may be too deep: check first
+		batchEnd = guessBatchEnd(s)
+	}
 	if !guess || batchEnd < 0 {
 		if err := CheckBody(s, limit); err != nil {
 			return Request{}, err
