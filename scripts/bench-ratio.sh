@@ -2,20 +2,24 @@
 # Engine throughput as a ratio of the gjson.Valid baseline over the same
 # bytes, measured in alternating rounds (one round = both benchmarks, back to
 # back) so that a shared machine's noise hits both sides alike. Prints each
-# round and the median ratio.
+# round (with the engine's own validator, spotify.Check, for reference) and
+# the median ratio.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds="${1:-5}"
-go test -c -o /tmp/spotify.bench ./internal/spotify >/dev/null
+bin="$(mktemp -d)/spotify.bench"
+trap 'rm -rf "$(dirname "$bin")"' EXIT
+go test -c -o "$bin" ./internal/spotify >/dev/null
 ratios=()
 for i in $(seq "$rounds"); do
-  out=$(/tmp/spotify.bench -test.run '^$' -test.bench 'BenchmarkTransform$|BenchmarkValidate$' -test.benchmem -test.benchtime 2s)
+  out=$("$bin" -test.run '^$' -test.bench 'BenchmarkTransform$|BenchmarkValidate$|BenchmarkCheck$' -test.benchmem -test.benchtime 2s)
   t=$(awk '/^BenchmarkTransform-/{for(i=1;i<=NF;i++) if($(i+1)=="MB/s") print $i}' <<<"$out")
   v=$(awk '/^BenchmarkValidate-/{for(i=1;i<=NF;i++) if($(i+1)=="MB/s") print $i}' <<<"$out")
+  c=$(awk '/^BenchmarkCheck-/{for(i=1;i<=NF;i++) if($(i+1)=="MB/s") print $i}' <<<"$out")
   allocs=$(awk '/^BenchmarkTransform-/{for(i=1;i<=NF;i++) if($(i+1)=="allocs/event") print $i}' <<<"$out")
   r=$(awk -v t="$t" -v v="$v" 'BEGIN{printf "%.3f", t/v}')
   ratios+=("$r")
-  echo "round $i: engine $t MB/s, gjson.Valid $v MB/s, ratio $r, allocs/event $allocs"
+  echo "round $i: engine $t MB/s, gjson.Valid $v MB/s, ratio $r, allocs/event $allocs (spotify.Check $c MB/s)"
 done
 median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
 echo "median engine/baseline MB/s ratio over $rounds rounds: $median"
