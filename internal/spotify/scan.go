@@ -81,12 +81,10 @@ const (
 // skipWS returns the index of the first non-whitespace byte at or after i.
 func skipWS(s string, i int) int {
 	for i < len(s) {
-		switch s[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
+		if c := s[i]; c > ' ' || (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+			return i // most often the first test: a byte above space
 		}
+		i++
 	}
 	return i
 }
@@ -272,6 +270,12 @@ func scanValue(s string, i, limit int) (int, fault) {
 				}
 			}
 			continue
+		case '"':
+			end, _, ok := scanString(s, i)
+			if !ok {
+				return end, faultSyntax
+			}
+			i = end
 		default:
 			end, ok := scanScalar(s, i)
 			if !ok || end > len(s) {
