@@ -62,7 +62,7 @@ type Call struct {
 	Command Command
 	start   int // params span in Outcome.buf
 	end     int
-	beacon  [numBeacon]gjson.Result
+	beacon  [numBeacon]string // raw JSON of the beacon's values, by slot; "" when absent
 }
 
 // Outcome is the engine's decision for one event. It is owned by the
@@ -98,9 +98,9 @@ func (o *Outcome) AliasID() (string, bool) { return string(o.alias[:]), o.hasAli
 // key and a, in SPEC 5's order: value, currency, order_id, discount_code, alias.
 func (o *Outcome) BeaconParams(i int, fn func(name string, v gjson.Result)) {
 	c := &o.Calls[i]
-	for b, v := range c.beacon {
-		if present(v) {
-			fn(beaconNames[b], v)
+	for b, raw := range c.beacon {
+		if presentRaw(raw) {
+			fn(beaconNames[b], value(raw))
 		}
 	}
 	if o.hasAlias {
@@ -121,17 +121,17 @@ func (o *Outcome) AppendBeacon(dst []byte, base string, pixelIDQuery []byte, i i
 	dst = append(dst, pixelIDQuery...)
 	dst = append(dst, "&a="...)
 	dst = append(dst, c.Command.Action()...)
-	for b, v := range c.beacon {
-		if !present(v) {
+	for b, raw := range c.beacon {
+		if !presentRaw(raw) {
 			continue
 		}
 		dst = append(dst, '&')
 		dst = append(dst, beaconNames[b]...)
 		dst = append(dst, '=')
-		if v.Type == gjson.String {
-			dst = appendQueryEscape(dst, v.Str)
+		if raw[0] == '"' {
+			dst = appendQueryEscape(dst, value(raw).Str)
 		} else {
-			dst = appendQueryEscape(dst, v.Raw)
+			dst = appendQueryEscape(dst, raw)
 		}
 	}
 	if o.hasAlias {

@@ -95,7 +95,7 @@ func (t *Transformer) appendMap(dst []byte, m []param, props, elem *fields, call
 		}
 		dst = appendMember(dst, pr.key, raw)
 		if call != nil && pr.beacon >= 0 {
-			call.beacon[pr.beacon] = value(raw)
+			call.beacon[pr.beacon] = raw
 		}
 	}
 	return dst

@@ -393,7 +393,7 @@ func (t *Transformer) page(o *Outcome) {
 		o.buf = appendMember(o.buf, m.rawKey, ":")
 		o.buf = append(o.buf, m.raw...)
 		if b := beaconSlot(m.key); b >= 0 {
-			c.beacon[b] = value(m.raw)
+			c.beacon[b] = m.raw
 		}
 	}
 	o.buf = appendEventID(o.buf, id, -1)
