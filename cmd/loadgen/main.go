@@ -157,34 +157,53 @@ func runBatch(ctx context.Context, c config, set *destinations.Set, product stri
 		defer stop()
 		baseURL = url
 	}
-	var ratios []float64
-	var peak float64
-	var failed uint64
+	ratios, peak, failed, err := runRounds(ctx, c, product, baseURL, body, n, stdout)
+	if err != nil {
+		return err
+	}
+	if len(ratios) > 1 {
+		slices.Sort(ratios)
+		fmt.Fprintf(stdout, "batch %d: median product/baseline events/s over %d rounds = %.2f (min %.2f, max %.2f)\n",
+			n, len(ratios), median(ratios), ratios[0], ratios[len(ratios)-1])
+	}
+	if c.halfPeak && c.rate == 0 && peak > 0 {
+		half := attack(ctx, c, "product@50%", product, body, n, int(peak/2))
+		report(stdout, half, 0)
+		failed += half.failures()
+	}
+	if failed > 0 {
+		return fmt.Errorf("batch %d: %d requests failed", n, failed)
+	}
+	return nil
+}
+
+// runRounds warms both servers up, then runs c.rounds rounds of attacks and
+// returns the product/baseline ratios, the product's peak requests/s and the
+// requests that failed.
+func runRounds(ctx context.Context, c config, product, baseURL string, body []byte, n int, stdout io.Writer) (ratios []float64, peak float64, failed uint64, err error) {
+	urls := map[string]string{"product": product, "baseline": baseURL}
 	// A short unreported attack on each server first: the first seconds of
-	// a process (heap growth, pools, connection setup) favour whoever runs second.
+	// a process (heap growth, pools, connections) favour whoever runs second.
 	warm := c
 	warm.duration = min(c.duration, time.Second)
-	attack(ctx, warm, "warm-up", product, body, n, c.rate)
-	if c.baseline {
-		attack(ctx, warm, "warm-up", baseURL, body, n, c.rate)
+	for _, name := range []string{"product", "baseline"} {
+		if name == "product" || c.baseline {
+			failed += attack(ctx, warm, "warm-up", urls[name], body, n, c.rate).failures()
+		}
 	}
 	for round := range c.rounds {
 		// Rounds run product-baseline, then baseline-product (ABBA), so
 		// that a machine drifting faster or slower favours neither side.
-		first, second := "product", "baseline"
+		order := []string{"product", "baseline"}
 		if round%2 == 1 {
-			first, second = second, first
+			order = []string{"baseline", "product"}
 		}
 		got := map[string]result{}
-		for _, name := range []string{first, second} {
+		for _, name := range order {
 			if name == "baseline" && !c.baseline {
 				continue
 			}
-			url := product
-			if name == "baseline" {
-				url = baseURL
-			}
-			r := attack(ctx, c, name, url, body, n, c.rate)
+			r := attack(ctx, c, name, urls[name], body, n, c.rate)
 			got[name] = r
 			failed += r.failures()
 			ratio := 0.0
@@ -196,23 +215,20 @@ func runBatch(ctx context.Context, c config, set *destinations.Set, product stri
 		}
 		peak = max(peak, got["product"].m.Throughput)
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return nil, 0, failed, ctx.Err()
 		}
 	}
-	if len(ratios) > 1 {
-		slices.Sort(ratios)
-		fmt.Fprintf(stdout, "batch %d: median product/baseline events/s over %d rounds = %.2f (min %.2f, max %.2f)\n",
-			n, len(ratios), ratios[len(ratios)/2], ratios[0], ratios[len(ratios)-1])
+	return ratios, peak, failed, nil
+}
+
+// median returns the median of sorted xs (the mean of the middle two when
+// their number is even).
+func median(xs []float64) float64 {
+	m := len(xs) / 2
+	if len(xs)%2 == 0 {
+		return (xs[m-1] + xs[m]) / 2
 	}
-	if c.halfPeak && c.rate == 0 && peak > 0 {
-		half := attack(ctx, c, "product@50%", product, body, n, int(peak/2))
-		report(stdout, half, 0)
-		failed += half.failures()
-	}
-	if failed > 0 {
-		return fmt.Errorf("batch %d: %d requests failed", n, failed)
-	}
-	return nil
+	return xs[m]
 }
 
 // attack sends the same batch for c.duration, at rate requests/s or as fast
