@@ -101,10 +101,10 @@ func (f *topFields) scan(s string, i, limit int, props *fields) int {
 	})
 }
 
-// scanContext reads the members of context the engine needs; within
-// consentManagement, which every event's consent check reads, it also reads
-// the members that check uses. context.page and .traits are read further
-// only by the events that need them (lookInside).
+// scanContext reads the members of context the engine needs, and within
+// consentManagement and page the members that the consent check and the
+// view read. context.traits is read further only by the events that need it
+// (lookInside).
 func (f *topFields) scanContext(s string, i, limit int) int {
 	return members(s, i, limit, func(key, _ string, vs int) int {
 		var k topKey
@@ -122,10 +122,10 @@ func (f *topFields) scanContext(s string, i, limit int) int {
 			return skipValue(s, vs, limit-1)
 		}
 		var end int
-		if k == tConsent {
-			end = f.scanMembers(k, s, vs, limit-1)
-		} else {
+		if k == tTraits { // read further only by conversions with an alias
 			end = skipValue(s, vs, limit-1)
+		} else {
+			end = f.scanMembers(k, s, vs, limit-1)
 		}
 		f.put(k, s[vs:end])
 		return end

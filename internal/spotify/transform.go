@@ -365,7 +365,6 @@ func (t *Transformer) computeAlias(o *Outcome) {
 func (t *Transformer) page(o *Outcome) {
 	t.view, t.viewMap, t.viewKeys = t.view[:0], false, 0
 	top := &t.top
-	top.lookInside(tPage)
 	if top.has(tPageURL) {
 		t.setViewMember("url", `"url"`, top.raw[tPageURL])
 	}
