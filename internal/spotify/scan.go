@@ -237,8 +237,10 @@ func scanValue(s string, i, limit int) (int, fault) {
 		}
 		return end, faultNone
 	}
-	var fixed [MaxDepth/64 + 1]uint64
-	objects := fixed[:] // bit d: level d is an object; grows past MaxDepth only if a limit allows
+	// Bit d says level d is an object. Levels past 64 (rare) take words
+	// from deeper, which grows as far as the limit allows.
+	var shallow uint64
+	var deeper []uint64
 	depth := 0
 	for {
 		// s[i] is a value's first byte.
@@ -247,13 +249,17 @@ func scanValue(s string, i, limit int) (int, fault) {
 			if depth >= limit {
 				return i, faultDeep
 			}
-			if depth>>6 == len(objects) {
-				objects = append(objects, 0)
+			word := &shallow
+			if depth >= 64 {
+				if w := depth>>6 - 1; w == len(deeper) {
+					deeper = append(deeper, 0)
+				}
+				word = &deeper[depth>>6-1]
 			}
 			if c == '{' {
-				objects[depth>>6] |= 1 << (depth & 63)
+				*word |= 1 << (depth & 63)
 			} else {
-				objects[depth>>6] &^= 1 << (depth & 63)
+				*word &^= 1 << (depth & 63)
 			}
 			depth++
 			if i = skipWS(s, i+1); i >= len(s) {
@@ -291,7 +297,11 @@ func scanValue(s string, i, limit int) (int, fault) {
 			if i = skipWS(s, i); i >= len(s) {
 				return i, faultSyntax
 			}
-			object := objects[(depth-1)>>6]&(1<<((depth-1)&63)) != 0
+			word := shallow
+			if depth > 64 {
+				word = deeper[(depth-1)>>6-1]
+			}
+			object := word&(1<<((depth-1)&63)) != 0
 			switch s[i] {
 			case ',':
 				if i = skipWS(s, i+1); object {
