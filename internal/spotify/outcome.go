@@ -108,9 +108,9 @@ func (o *Outcome) BeaconParams(i int, fn func(name string, v gjson.Result)) {
 	}
 }
 
-// AppendBeacon appends the image-pixel URL of call i: base?key=..&a=..&...
-func (o *Outcome) AppendBeacon(dst []byte, base string, pixelIDQuery []byte, i int) []byte {
-	c := &o.Calls[i]
+// appendBeaconHead appends the part of an image-pixel URL that every call
+// of a destination shares: base?key=<pixel id>&a= (base's own query kept).
+func appendBeaconHead(dst []byte, base string, pixelIDQuery []byte) []byte {
 	dst = append(dst, base...)
 	if strings.IndexByte(base, '?') >= 0 {
 		dst = append(dst, '&')
@@ -119,7 +119,14 @@ func (o *Outcome) AppendBeacon(dst []byte, base string, pixelIDQuery []byte, i i
 	}
 	dst = append(dst, "key="...)
 	dst = append(dst, pixelIDQuery...)
-	dst = append(dst, "&a="...)
+	return append(dst, "&a="...)
+}
+
+// appendBeaconTail appends the rest of call i's image-pixel URL: the action
+// and the query parameters. Every byte of it is URL-safe ASCII, so it goes
+// into a JSON string as it is.
+func (o *Outcome) appendBeaconTail(dst []byte, i int) []byte {
+	c := &o.Calls[i]
 	dst = append(dst, c.Command.Action()...)
 	for b, raw := range c.beacon {
 		if !presentRaw(raw) {
@@ -170,9 +177,10 @@ func (t *Transformer) appendResult(dst []byte, index int, o *Outcome) []byte {
 			dst = append(dst, `","params":`...)
 			dst = append(dst, o.Params(i)...)
 			if t.opts.Beacons && c.Command != CmdAlias {
-				t.scratch = o.AppendBeacon(t.scratch[:0], t.opts.BeaconURL, t.cfg.pixelIDQuery, i)
 				dst = append(dst, `,"beacon":`...)
-				dst = AppendJSONString(dst, bstr(t.scratch))
+				dst = append(dst, t.beaconHead[:len(t.beaconHead)-1]...) // its closing quote comes last
+				dst = o.appendBeaconTail(dst, i)
+				dst = append(dst, '"')
 			}
 			dst = append(dst, '}')
 		}

@@ -39,10 +39,13 @@ type Transformer struct {
 	viewMap  bool           // viewIdx is in use for the current page event
 	viewKeys uint64         // a bit per view key's length and first byte: most lookups of a new key end here
 	scratch  []byte
-	utf8OK   bool        // the text being transformed is known to be valid UTF-8
-	limit    int         // how deep an event may nest: a batch's limit less its enclosing levels
-	capi     CAPIEvents  // the current result's Conversions API events
-	capiAll  *CAPIEvents // where every result's CAPI events are collected, or nil
+	// beaconHead is the start of every beacon URL (base, pixel id, "&a=")
+	// as a quoted JSON string, made once per Reset.
+	beaconHead []byte
+	utf8OK     bool        // the text being transformed is known to be valid UTF-8
+	limit      int         // how deep an event may nest: a batch's limit less its enclosing levels
+	capi       CAPIEvents  // the current result's Conversions API events
+	capiAll    *CAPIEvents // where every result's CAPI events are collected, or nil
 }
 
 // member is one key of the view call's params.
@@ -67,6 +70,10 @@ func (t *Transformer) Reset(cfg *Config, opts Options) {
 		opts.BeaconURL = DefaultBeaconURL
 	}
 	t.cfg, t.opts, t.utf8OK, t.capiAll, t.limit = cfg, opts, false, nil, noLimit
+	if opts.Beacons && cfg != nil {
+		t.scratch = appendBeaconHead(t.scratch[:0], opts.BeaconURL, cfg.pixelIDQuery)
+		t.beaconHead = AppendJSONString(t.beaconHead[:0], bstr(t.scratch))
+	}
 }
 
 // CollectCAPI makes the Transformer add every result's Conversions API
