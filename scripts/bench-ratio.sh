@@ -3,13 +3,15 @@
 # bytes, measured in alternating rounds (one round = both benchmarks, back to
 # back) so that a shared machine's noise hits both sides alike. Prints each
 # round (with the engine's own validator, spotify.Check, for reference) and
-# the median ratio.
+# the median ratio. Without PGO set, the engine is built without
+# profile-guided optimisation (the service is built with it: ~9% faster).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds="${1:-5}"
 bin="$(mktemp -d)/spotify.bench"
 trap 'rm -rf "$(dirname "$bin")"' EXIT
-go test -c -o "$bin" ./internal/spotify >/dev/null
+# PGO=cmd/transformer/default.pgo builds the engine as the service is built.
+go test -pgo="${PGO:-off}" -c -o "$bin" ./internal/spotify >/dev/null
 ratios=()
 for i in $(seq "$rounds"); do
   out=$("$bin" -test.run '^$' -test.bench 'BenchmarkTransform$|BenchmarkValidate$|BenchmarkCheck$' -test.benchmem -test.benchtime 2s)
