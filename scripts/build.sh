@@ -12,6 +12,7 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-CGO_ENABLED=0 go build -trimpath \
+# -pgo=auto: build with cmd/transformer/default.pgo (scripts/pgo-profile.sh).
+CGO_ENABLED=0 go build -trimpath -pgo=auto \
 	-ldflags "-s -w -X main.version=${VERSION:-dev} -X main.commit=${COMMIT:-unknown}" \
 	-o "${OUT:-bin/transformer}" ./cmd/transformer
