@@ -520,18 +520,6 @@ func eachMember(obj string, fn func(key, rawKey, raw string) bool) {
 	})
 }
 
-// eachElement calls fn with the raw text of each element of the array arr,
-// until fn returns false. A value that is not an array yields nothing.
-func eachElement(arr string, fn func(raw string) bool) {
-	elements(arr, 0, func(at int) int {
-		end := skipValue(arr, at, noLimit)
-		if end >= len(arr) || !fn(arr[at:end]) {
-			return -1
-		}
-		return end
-	})
-}
-
 // unquote returns the text of a raw JSON string; only strings with escapes
 // (rare in keys) cost an allocation.
 func unquote(raw string) string {
@@ -567,25 +555,4 @@ func value(raw string) gjson.Result {
 		return gjson.Result{Type: gjson.Null, Raw: raw}
 	}
 	return gjson.Parse(raw)
-}
-
-// NestingWithin reports whether the JSON text s nests arrays and objects at
-// most max levels deep; it skips strings, so brackets inside them don't count.
-func NestingWithin(s string, max int) bool {
-	depth := 0
-	for i := 0; i < len(s); {
-		switch s[i] {
-		case '"':
-			i = skipString(s, i)
-			continue
-		case '{', '[':
-			if depth++; depth > max {
-				return false
-			}
-		case '}', ']':
-			depth--
-		}
-		i++
-	}
-	return true
 }

@@ -70,15 +70,21 @@ func TestAppendQueryEscape(t *testing.T) {
 	}
 }
 
-func TestNestingWithin(t *testing.T) {
+// TestCheckNesting: Check counts levels of arrays and objects, not brackets
+// inside strings, and refuses the first one past the limit at its offset.
+func TestCheckNesting(t *testing.T) {
 	for s, want := range map[string]bool{
 		`{}`: true, `[[[]]]`: true, `"[[[[[["`: true, `{"a":"\"[["}`: true,
 		strings.Repeat("[", 5) + strings.Repeat("]", 5):             true,
 		strings.Repeat("[", 6) + strings.Repeat("]", 6):             false,
 		strings.Repeat("{\"a\":", 6) + "1" + strings.Repeat("}", 6): false,
 	} {
-		if got := NestingWithin(s, 5); got != want {
-			t.Errorf("NestingWithin(%.40q, 5) = %v, want %v", s, got, want)
+		err := Check(s, 5)
+		if (err == nil) != want || (err != nil && !err.TooDeep) {
+			t.Errorf("Check(%.40q, 5) = %v, want within the limit: %v", s, err, want)
 		}
+	}
+	if err := Check(strings.Repeat("[", 7), 5); err == nil || !err.TooDeep || err.Offset != 5 {
+		t.Errorf("seven [ against a limit of 5: %+v, want too deep at byte 5", err)
 	}
 }
