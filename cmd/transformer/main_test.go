@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -227,6 +228,35 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("timed out waiting for %s", what)
+}
+
+// startChild starts cmd, a "serve" on 127.0.0.1:0, with its output
+// captured, and returns the address it logs once it listens; the process is
+// killed when the test ends if it has not exited.
+func startChild(t *testing.T, cmd *exec.Cmd) (addr string, logs *syncBuffer) {
+	t.Helper()
+	logs = &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	eventually(t, "listening", func() bool { return len(logLines(logs.String(), "listening")) > 0 })
+	return logLines(logs.String(), "listening")[0]["addr"].(string), logs
+}
+
+// waitNotReady waits for the server at base to answer /ready with 503, as
+// it does once it drains.
+func waitNotReady(t *testing.T, base string) {
+	t.Helper()
+	eventually(t, "/ready to turn 503", func() bool {
+		resp, err := http.Get(base + "/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 503
+	})
 }
 
 func batchOf(events ...string) string {

@@ -373,14 +373,7 @@ func postAndClassify(c *http.Client, url string, n int) (outcome, string) {
 func TestSIGTERMUnderLoad(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "serve", "-listen", "127.0.0.1:0", "-drain-delay", "1s", "-shutdown-grace", "30s")
 	cmd.Env = append(os.Environ(), "TRANSFORMER_TEST_MAIN=1")
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	eventually(t, "listening", func() bool { return len(logLines(logs.String(), "listening")) > 0 })
-	addr := logLines(logs.String(), "listening")[0]["addr"].(string)
+	addr, logs := startChild(t, cmd)
 	s := &server{t: t, url: "http://" + addr}
 
 	body := []byte(batchOf(`{"type":"page","messageId":"accepted-before-the-signal"}`))
@@ -415,14 +408,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	}
 	eventually(t, "load running", func() bool { return counts[complete].Load() > 50 })
 	cmd.Process.Signal(syscall.SIGTERM)
-	eventually(t, "/ready to turn 503", func() bool {
-		resp, err := http.Get(s.url + "/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 503
-	})
+	waitNotReady(t, s.url)
 	servedWhileDraining := counts[complete].Load()
 	for _, c := range held {
 		c.Write(body[len(body)/2:])

@@ -416,14 +416,7 @@ func TestGracefulShutdown(t *testing.T) {
 
 	stopped := make(chan error, 1)
 	go func() { stopped <- s.stop() }()
-	eventually(t, "/ready to turn 503", func() bool {
-		resp, err := http.Get(s.url + "/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 503
-	})
+	waitNotReady(t, s.url)
 	conn.Write(body[10:])
 	reply := make([]byte, 4096)
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -441,13 +434,7 @@ func TestGracefulShutdown(t *testing.T) {
 func TestSIGTERM(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "serve", "-listen", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "TRANSFORMER_TEST_MAIN=1")
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "listening", func() bool { return len(logLines(logs.String(), "listening")) > 0 })
-	addr := logLines(logs.String(), "listening")[0]["addr"].(string)
+	addr, logs := startChild(t, cmd)
 	if err := runHealthcheck(t.Context(), []string{"-addr", addr}, func(string) string { return "" }); err != nil {
 		t.Fatalf("healthcheck: %v", err)
 	}

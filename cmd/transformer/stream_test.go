@@ -110,14 +110,7 @@ func TestNDJSONStreamMemory(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	cmd := exec.Command(bin, "serve", "-listen", "127.0.0.1:0")
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	eventually(t, "listening", func() bool { return len(logLines(logs.String(), "listening")) > 0 })
-	addr := logLines(logs.String(), "listening")[0]["addr"].(string)
+	addr, _ := startChild(t, cmd)
 
 	data := corpus.NDJSON(corpus.Events(7, 2000))
 	body := &cycleReader{data: data, left: size - size%int64(len(data))}
