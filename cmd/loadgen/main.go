@@ -58,6 +58,7 @@ type config struct {
 	seed        uint64
 	rounds      int
 	cpuProfile  string
+	memProfile  string
 }
 
 func parse(args []string, out io.Writer) (config, error) {
@@ -70,13 +71,14 @@ func parse(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&c.token, "token", "", "bearer token, when the target requires one")
 	batches := fs.String("batches", "1,100,1000", "comma-separated batch sizes (events per request)")
 	fs.IntVar(&c.rate, "rate", 0, "requests per second (0: as fast as the target answers)")
-	fs.DurationVar(&c.duration, "duration", 10*time.Second, "length of each attack")
+	fs.DurationVar(&c.duration, "duration", 5*time.Second, "length of each attack")
 	fs.Uint64Var(&c.workers, "workers", 8, "concurrent requests in max-throughput mode")
 	fs.BoolVar(&c.baseline, "baseline", true, "also attack an in-process baseline server and print ratios")
 	fs.BoolVar(&c.halfPeak, "half-peak", false, "after the max-throughput run, attack at 50% of the measured peak and report its latency")
 	fs.Uint64Var(&c.seed, "seed", 1, "corpus seed")
-	fs.IntVar(&c.rounds, "rounds", 1, "alternate product and baseline attacks this many times and report the median ratio (steadier on a shared machine)")
+	fs.IntVar(&c.rounds, "rounds", 5, "alternate product and baseline attacks this many times and report the median ratio (steadier on a shared machine)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (load generator and in-process servers) to this file")
+	fs.StringVar(&c.memProfile, "memprofile", "", "write an allocation profile of this process (load generator and in-process servers) to this file at the end")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -93,6 +95,21 @@ func parse(args []string, out io.Writer) (config, error) {
 	return c, nil
 }
 
+// writeAllocs writes the allocation profile to path, reporting a failure
+// through *err unless the run already failed.
+func writeAllocs(path string, err *error) {
+	f, ferr := os.Create(path)
+	if ferr == nil {
+		ferr = pprof.Lookup("allocs").WriteTo(f, 0)
+		if cerr := f.Close(); ferr == nil {
+			ferr = cerr
+		}
+	}
+	if ferr != nil && *err == nil {
+		*err = fmt.Errorf("writing the allocation profile: %w", ferr)
+	}
+}
+
 // result is one attack's outcome.
 type result struct {
 	name         string
@@ -101,7 +118,7 @@ type result struct {
 	eventsPerSec float64
 }
 
-func run(ctx context.Context, args []string, stdout io.Writer) error {
+func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	c, err := parse(args, stdout)
 	if err != nil {
 		return err
@@ -120,6 +137,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return fmt.Errorf("starting the CPU profile: %w", err)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if c.memProfile != "" {
+		defer writeAllocs(c.memProfile, &err)
 	}
 	product := c.target
 	if product == "" {

@@ -2,7 +2,11 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -45,5 +49,44 @@ func TestRunRounds(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "batch 3: median product/baseline events/s over 2 rounds") {
 		t.Fatalf("no median line:\n%s", &out)
+	}
+}
+
+// TestProfiles checks that -cpuprofile and -memprofile each write a profile
+// that covers the in-process servers, and that a profile it cannot write
+// fails the run.
+func TestProfiles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and attacks it")
+	}
+	dir := t.TempDir()
+	cpu, mem := filepath.Join(dir, "cpu.out"), filepath.Join(dir, "mem.out")
+	var out bytes.Buffer
+	args := []string{"-duration", "500ms", "-batches", "100", "-baseline=false", "-workers", "2", "-cpuprofile", cpu, "-memprofile", mem}
+	if err := run(context.Background(), args, &out); err != nil {
+		t.Fatalf("run: %v\n%s", err, &out)
+	}
+	for _, path := range []string{cpu, mem} {
+		// A profile is gzipped protobuf; its string table names the
+		// functions sampled, and every server-side sample passes the router.
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		raw, err := io.ReadAll(zr)
+		f.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if !bytes.Contains(raw, []byte("spotifypixel/internal/router")) {
+			t.Errorf("%s: no sample in the in-process server (%d bytes)", path, len(raw))
+		}
+	}
+	if err := run(context.Background(), []string{"-duration", "100ms", "-batches", "1", "-baseline=false", "-memprofile", filepath.Join(dir, "missing", "mem.out")}, &out); err == nil || !strings.Contains(err.Error(), "allocation profile") {
+		t.Errorf("unwritable -memprofile: err = %v, want one naming the allocation profile", err)
 	}
 }
