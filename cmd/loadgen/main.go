@@ -166,7 +166,7 @@ func runBatch(ctx context.Context, c config, set *destinations.Set, product stri
 	body := corpus.Batch(corpus.Events(c.seed, n))
 	var baseURL string
 	if c.baseline {
-		canned, _, err := pipeline.Transform(nil, set, body, pipeline.Query{DestinationID: c.destination, Include: c.include})
+		canned, _, err := new(pipeline.Runner).Transform(nil, set, body, pipeline.Query{DestinationID: c.destination, Include: c.include})
 		if err != nil {
 			return fmt.Errorf("computing the canned response: %w", err)
 		}

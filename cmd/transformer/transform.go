@@ -40,7 +40,7 @@ func runTransform(args []string, getenv func(string) string, stdin io.Reader, st
 	if err != nil {
 		return err
 	}
-	out, _, err := pipeline.Transform(nil, set, body, pipeline.Query{DestinationID: *destID, Include: *include, BeaconURL: *beaconURL})
+	out, _, err := new(pipeline.Runner).Transform(nil, set, body, pipeline.Query{DestinationID: *destID, Include: *include, BeaconURL: *beaconURL})
 	if err != nil {
 		return err
 	}

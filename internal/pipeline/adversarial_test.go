@@ -98,7 +98,7 @@ func depth(b []byte) int {
 func agree(t *testing.T, set *destinations.Set, body []byte, q Query) {
 	t.Helper()
 	sameAnswer(t, set, body, q)
-	_, _, err := Transform(nil, set, body, q)
+	_, _, err := new(Runner).Transform(nil, set, body, q)
 	bad := !json.Valid(bytes.TrimPrefix(body, utf8BOM))
 	if !bad {
 		bad = depth(body) > cmp.Or(q.MaxDepth, spotify.MaxDepth)

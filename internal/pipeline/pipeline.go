@@ -79,12 +79,21 @@ const (
 	parallelMin   = 256
 )
 
-// transformers and spanBufs recycle per-request state between requests.
+// transformers, spanBufs and chunkBufs recycle per-request buffers.
 var (
 	transformers = sync.Pool{New: func() any { return spotify.NewTransformer(nil, spotify.Options{}) }}
 	spanBufs     = sync.Pool{New: func() any { s := make([]spotify.Span, 0, 1024); return &s }}
 	chunkBufs    = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 )
+
+// Runner runs /transform requests. It counts the requests it is running, so
+// that a large batch is split across cores only when some are idle: under
+// load, splitting adds work (a pass to find the events) and takes cores
+// from other requests, which is slower overall. The zero Runner is ready;
+// a server shares one between all its requests.
+type Runner struct {
+	busy atomic.Int64
+}
 
 // Transform runs a whole /transform request and appends its response to dst.
 // The body is read once in the usual case: ParseRequest guesses where the
@@ -92,7 +101,7 @@ var (
 // fails (a malformed body, or members after the batch), the output is
 // dropped and the request runs again on an exactly parsed body, so that
 // every error is the one a full check first would give.
-func Transform(dst []byte, set *destinations.Set, body []byte, q Query) ([]byte, spotify.Summary, error) {
+func (r *Runner) Transform(dst []byte, set *destinations.Set, body []byte, q Query) ([]byte, spotify.Summary, error) {
 	opts, err := q.Options()
 	if err != nil {
 		return dst, spotify.Summary{}, err
@@ -101,15 +110,15 @@ func Transform(dst []byte, set *destinations.Set, body []byte, q Query) ([]byte,
 	if err != nil {
 		return dst, spotify.Summary{}, err
 	}
-	busy.Add(1)
-	defer busy.Add(-1)
-	if out, sum, err, ok := transformRequest(dst, set, &req, q, opts); ok {
+	r.busy.Add(1)
+	defer r.busy.Add(-1)
+	if out, sum, err, ok := r.transformRequest(dst, set, &req, q, opts); ok {
 		return out, sum, err
 	}
 	if req, err = spotify.ParseRequestExact(body, q.MaxDepth); err != nil {
 		return dst, spotify.Summary{}, err
 	}
-	out, sum, err, ok := transformRequest(dst, set, &req, q, opts)
+	out, sum, err, ok := r.transformRequest(dst, set, &req, q, opts)
 	if !ok && err == nil { // a checked body cannot fail its walk
 		err = apperr.New(apperr.BadRequest, "request body is not valid JSON")
 	}
@@ -119,7 +128,7 @@ func Transform(dst []byte, set *destinations.Set, body []byte, q Query) ([]byte,
 // transformRequest answers req; it reports false, with nothing appended,
 // when a guessed request (not Checked) runs into any trouble, for Transform
 // to start again on the exact parse.
-func transformRequest(dst []byte, set *destinations.Set, req *spotify.Request, q Query, opts spotify.Options) ([]byte, spotify.Summary, error, bool) {
+func (r *Runner) transformRequest(dst []byte, set *destinations.Set, req *spotify.Request, q Query, opts spotify.Options) ([]byte, spotify.Summary, error, bool) {
 	var sum spotify.Summary
 	id, cfg, err := Resolve(set, req, q.DestinationID)
 	if err == nil {
@@ -130,11 +139,10 @@ func transformRequest(dst []byte, set *destinations.Set, req *spotify.Request, q
 	}
 	start := len(dst)
 	dst = spotify.AppendResponseHead(dst, id, cfg)
-	if !parallel(req) {
+	if !r.parallel(req) {
 		// One pass: check, transform and count at once; in trouble, drop the output.
-		t := transformers.Get().(*spotify.Transformer)
-		defer transformers.Put(t)
-		t.Reset(cfg, opts)
+		t := getTransformer(cfg, opts)
+		defer putTransformer(t)
 		capi := collectCAPI(t, opts)
 		out, ok := t.AppendBatch(dst, req, q.MaxEvents, &sum)
 		switch {
@@ -164,16 +172,23 @@ func transformRequest(dst []byte, set *destinations.Set, req *spotify.Request, q
 	return appendTail(out, &sum, cfg, q, capi...), sum, nil, true
 }
 
-// busy counts the requests being transformed in this process, so that a
-// large batch is split across cores only when some are idle: under load,
-// splitting adds work (a pass to find the events) and takes cores from
-// other requests, which is slower overall.
-var busy atomic.Int64
-
 // parallel reports whether req's batch is worth splitting across cores now.
-func parallel(req *spotify.Request) bool {
+func (r *Runner) parallel(req *spotify.Request) bool {
 	procs := runtime.GOMAXPROCS(0)
-	return len(req.Batch.Raw) >= parallelBytes && procs >= 2 && busy.Load() <= int64(procs/2)
+	return len(req.Batch.Raw) >= parallelBytes && procs >= 2 && r.busy.Load() <= int64(procs/2)
+}
+
+// getTransformer takes a pooled Transformer and points it at cfg and opts.
+func getTransformer(cfg *spotify.Config, opts spotify.Options) *spotify.Transformer {
+	t := transformers.Get().(*spotify.Transformer)
+	t.Reset(cfg, opts)
+	return t
+}
+
+// putTransformer pools t again, without the request's text and config.
+func putTransformer(t *spotify.Transformer) {
+	t.Forget()
+	transformers.Put(t)
 }
 
 // CheckCAPI refuses include=capi for a destination without CAPI keys.
@@ -214,9 +229,8 @@ func appendResults(dst []byte, cfg *spotify.Config, opts spotify.Options, req *s
 	raw, limit := req.Batch.Raw, req.EventLimit()
 	chunks := min(runtime.GOMAXPROCS(0), len(spans)/(parallelMin/2))
 	if len(spans) < parallelMin || chunks < 2 {
-		t := transformers.Get().(*spotify.Transformer)
-		defer transformers.Put(t)
-		t.Reset(cfg, opts)
+		t := getTransformer(cfg, opts)
+		defer putTransformer(t)
 		capi := collectCAPI(t, opts)
 		out, ok := t.AppendSpanResults(dst, raw, spans, 0, limit, sum)
 		return out, []*spotify.CAPIEvents{capi}, ok
@@ -230,9 +244,8 @@ func appendResults(dst []byte, cfg *spotify.Config, opts spotify.Options, req *s
 		lo, hi := c*per, min((c+1)*per, len(spans))
 		outs[c] = chunkBufs.Get().(*[]byte)
 		g.Go(func() error {
-			t := transformers.Get().(*spotify.Transformer)
-			defer transformers.Put(t)
-			t.Reset(cfg, opts)
+			t := getTransformer(cfg, opts)
+			defer putTransformer(t)
 			capis[c] = collectCAPI(t, opts)
 			var ok bool
 			if *outs[c], ok = t.AppendSpanResults((*outs[c])[:0], raw, spans[lo:hi], lo, limit, &sums[c]); !ok {

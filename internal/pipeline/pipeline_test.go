@@ -32,7 +32,7 @@ func TestParallelMatchesSequential(t *testing.T) {
 	for _, n := range []int{0, 1, 255, 256, 257, 1000, 3001} {
 		events := corpus.Events(uint64(n), n)
 		body := corpus.Batch(events)
-		got, sum, err := Transform(nil, set, body, Query{DestinationID: "demo", Include: "beacons"})
+		got, sum, err := new(Runner).Transform(nil, set, body, Query{DestinationID: "demo", Include: "beacons"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,7 +65,7 @@ func TestBadEventsDoNotFailTheBatch(t *testing.T) {
 		}
 	}
 	body := []byte(`{"batch":[` + strings.Join(events, ",") + `]}`)
-	out, sum, err := Transform(nil, demoSet(t), body, Query{DestinationID: "demo"})
+	out, sum, err := new(Runner).Transform(nil, demoSet(t), body, Query{DestinationID: "demo"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,16 +98,16 @@ func TestLimitsAndResolution(t *testing.T) {
 		{`{"batch":[]}`, Query{DestinationID: "demo", Include: "beacons,bogus"}, apperr.BadRequest},
 	}
 	for _, c := range cases {
-		_, _, err := Transform(nil, set, []byte(c.body), c.q)
+		_, _, err := new(Runner).Transform(nil, set, []byte(c.body), c.q)
 		if apperr.CodeOf(err) != c.code || err == nil {
 			t.Errorf("%s %+v: %v (code %v), want %v", c.body, c.q, err, apperr.CodeOf(err), c.code)
 		}
 	}
-	out, _, err := Transform(nil, set, []byte(`{"destination":{"ID":"demo"},"batch":[]}`), Query{})
+	out, _, err := new(Runner).Transform(nil, set, []byte(`{"destination":{"ID":"demo"},"batch":[]}`), Query{})
 	if err != nil || !bytes.Contains(out, []byte(`"pixelId":"demo-pixel"`)) {
 		t.Errorf("inline ID without Config: %v %s", err, out)
 	}
-	out, _, err = Transform(nil, set, []byte(`{"destination":{"ID":"mine","Config":{"pixelId":"p"}},"batch":[]}`), Query{DestinationID: "demo"})
+	out, _, err = new(Runner).Transform(nil, set, []byte(`{"destination":{"ID":"mine","Config":{"pixelId":"p"}},"batch":[]}`), Query{DestinationID: "demo"})
 	if err != nil || !bytes.Contains(out, []byte(`"destinationId":"mine","pixelId":"p"`)) {
 		t.Errorf("inline Config wins: %v %s", err, out)
 	}
@@ -124,7 +124,7 @@ func transformExact(set *destinations.Set, body []byte, q Query) ([]byte, spotif
 	if err != nil {
 		return nil, spotify.Summary{}, err
 	}
-	out, sum, err, _ := transformRequest(nil, set, &req, q, opts)
+	out, sum, err, _ := new(Runner).transformRequest(nil, set, &req, q, opts)
 	return out, sum, err
 }
 
@@ -133,7 +133,7 @@ func transformExact(set *destinations.Set, body []byte, q Query) ([]byte, spotif
 // check first does: the same bytes, summary and error.
 func sameAnswer(t *testing.T, set *destinations.Set, body []byte, q Query) {
 	t.Helper()
-	got, gotSum, gotErr := Transform(nil, set, body, q)
+	got, gotSum, gotErr := new(Runner).Transform(nil, set, body, q)
 	want, wantSum, wantErr := transformExact(set, body, q)
 	if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) || !bytes.Equal(got, want) || gotSum != wantSum {
 		t.Fatalf("body %.200q:\nguessed: %v %.300s\n  exact: %v %.300s", body, gotErr, got, wantErr, want)
@@ -202,7 +202,7 @@ func TestNestingLimit(t *testing.T) {
 	for _, c := range []struct{ limit, levels int }{{50, 50}, {50, 51}, {0, 1000}, {0, 1001}, {3000, 2500}, {3000, 3001}} {
 		for _, extra := range []string{"", ` `} {
 			b := append(body(c.levels), extra...)
-			_, sum, err := Transform(nil, set, b, Query{DestinationID: "demo", MaxDepth: c.limit})
+			_, sum, err := new(Runner).Transform(nil, set, b, Query{DestinationID: "demo", MaxDepth: c.limit})
 			limit := cmp.Or(c.limit, spotify.MaxDepth)
 			if c.levels <= limit {
 				if err != nil || sum.OK != 1 {

@@ -36,6 +36,7 @@ func putBuf(b *bytes.Buffer) {
 
 // transform serves POST /transform (SPEC 7).
 func transform(d Deps) http.HandlerFunc {
+	var runner pipeline.Runner // this router's requests in flight, shared
 	return func(w http.ResponseWriter, r *http.Request) {
 		if isNDJSON(r) {
 			streamTransform(d, w, r)
@@ -55,7 +56,7 @@ func transform(d Deps) http.HandlerFunc {
 			MaxDepth:      d.MaxJSONDepth,
 		}
 		serveBatch(w, r, d.Metrics, func(dst []byte) ([]byte, spotify.Summary, error) {
-			return pipeline.Transform(dst, d.Store.Current(), in.Bytes(), q)
+			return runner.Transform(dst, d.Store.Current(), in.Bytes(), q)
 		}, func(resp []byte) { writeJSON(w, resp) })
 	}
 }

@@ -258,6 +258,13 @@ type fields struct {
 	list   []member // the object's members in order, when record is set
 }
 
+// forget drops the member texts, keeping the list's room.
+func (f *fields) forget() {
+	f.raw, f.set = [numSrc]string{}, 0
+	clear(f.list[:cap(f.list)])
+	f.list = f.list[:0]
+}
+
 // get returns the value of k, or an empty Result when the object has none.
 func (f *fields) get(k srcKey) gjson.Result {
 	if f.set&(1<<k) == 0 {

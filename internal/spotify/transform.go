@@ -76,6 +76,22 @@ func (t *Transformer) Reset(cfg *Config, opts Options) {
 	}
 }
 
+// Forget drops every reference the Transformer holds into the text and
+// config it was given, keeping its buffers, so that a pooled Transformer
+// does not keep a finished request's body (or a replaced config) alive.
+func (t *Transformer) Forget() {
+	t.cfg, t.capiAll = nil, nil
+	t.o.reset()
+	clear(t.o.Calls[:cap(t.o.Calls)])
+	t.top = topFields{}
+	t.props.forget()
+	t.elem.forget()
+	clear(t.denied[:cap(t.denied)])
+	clear(t.view[:cap(t.view)])
+	clear(t.viewIdx)
+	t.viewMap = false
+}
+
 // CollectCAPI makes the Transformer add every result's Conversions API
 // events to all (with Options.CAPI), for the response's envelopes.
 func (t *Transformer) CollectCAPI(all *CAPIEvents) { t.capiAll = all }
