@@ -4,7 +4,9 @@
 #   docker build --build-arg VERSION=1.2.3 --build-arg COMMIT=$(git rev-parse --short HEAD) -t spotify-pixel-transformer .
 # The binary is built by scripts/build.sh, the same command developers and CI use.
 
-FROM golang:1.26 AS build
+# The Go release go.mod's toolchain line names (deploy/dockerfile_test.go checks
+# they agree): the standard library's security fixes reach the image.
+FROM golang:1.26.11 AS build
 WORKDIR /src
 
 # Dependencies first, so that this layer is cached while go.mod/go.sum do not change.

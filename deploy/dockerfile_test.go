@@ -31,6 +31,9 @@ func TestDockerfile(t *testing.T) {
 	} else if last := froms[len(froms)-1]; last != "gcr.io/distroless/static-debian12:nonroot" {
 		t.Errorf("Dockerfile runtime stage is %s", last)
 	}
+	if len(froms) > 0 {
+		checkGoImage(t, froms[0])
+	}
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`(?m)^RUN .*\./scripts/build\.sh`),
 		regexp.MustCompile(`(?m)^COPY go\.mod go\.sum `),
@@ -61,5 +64,23 @@ func TestDockerfile(t *testing.T) {
 	}
 	if !strings.Contains(string(build), "./cmd/transformer") || !strings.Contains(string(build), "${OUT:-bin/transformer}") {
 		t.Errorf("scripts/build.sh does not build ./cmd/transformer into ${OUT:-bin/transformer}")
+	}
+}
+
+// checkGoImage checks that the build stage's image is the Go release that
+// go.mod's toolchain line names, so that an image never builds with an
+// older standard library than developers and CI do.
+func checkGoImage(t *testing.T, from string) {
+	t.Helper()
+	mod, err := os.ReadFile(filepath.Join("..", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^toolchain go(\S+)$`).FindSubmatch(mod)
+	if m == nil {
+		t.Fatal("go.mod has no toolchain line")
+	}
+	if want := "golang:" + string(m[1]); from != want && !strings.HasPrefix(from, want+"-") && !strings.HasPrefix(from, want+"@") {
+		t.Errorf("Dockerfile builds FROM %s; go.mod's toolchain wants %s", from, want)
 	}
 }
