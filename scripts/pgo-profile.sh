@@ -22,7 +22,7 @@ for _ in $(seq 50); do
   sleep 0.1
 done
 per=$(( seconds / 3 + 2 ))
-"$work/loadgen" -target http://127.0.0.1:18080 -baseline=false -duration "${per}s" -batches 100,1000,1 >/dev/null &
+"$work/loadgen" -target http://127.0.0.1:18080 -baseline=false -rounds 1 -duration "${per}s" -batches 100,1000,1 >/dev/null &
 load=$!
 sleep 1
 curl -fsS -o "$work/cpu.pprof" "http://127.0.0.1:19090/debug/pprof/profile?seconds=$seconds"
