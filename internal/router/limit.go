@@ -22,9 +22,18 @@ import (
 
 // DefaultMaxJSONDepth is the deepest nesting of JSON arrays and objects a
 // request body may have when Deps.MaxJSONDepth is 0. Real events nest a
-// dozen levels; every JSON parser on the way (gjson's validator recurses
-// once per level, encoding/json stops at 10,000) is safe far below this.
+// dozen levels; every JSON parser on the way (gjson recurses once per
+// level, encoding/json stops at 10,000) is safe far below this.
 const DefaultMaxJSONDepth = 1000
+
+// maxJSONDepth is the nesting limit of request bodies: Deps.MaxJSONDepth,
+// or DefaultMaxJSONDepth when it is not set.
+func (d Deps) maxJSONDepth() int {
+	if d.MaxJSONDepth <= 0 {
+		return DefaultMaxJSONDepth
+	}
+	return d.MaxJSONDepth
+}
 
 // limits are the protections of the routes that take a body (every method
 // but GET and HEAD): a cap on concurrent requests, a deadline per request and
@@ -40,10 +49,7 @@ type limits struct {
 }
 
 func newLimits(d Deps) *limits {
-	l := &limits{timeout: d.RequestTimeout, depth: d.MaxJSONDepth, maxBody: d.MaxBodyBytes, sidecar: d.Upstream != nil}
-	if l.depth <= 0 {
-		l.depth = DefaultMaxJSONDepth
-	}
+	l := &limits{timeout: d.RequestTimeout, depth: d.maxJSONDepth(), maxBody: d.MaxBodyBytes, sidecar: d.Upstream != nil}
 	if d.MaxInFlight > 0 {
 		l.sem = make(chan struct{}, d.MaxInFlight)
 	}
@@ -124,11 +130,31 @@ func (l *limits) mayParse(r *http.Request) bool {
 }
 
 // needsNestingGuard reports whether a body must be checked for nesting as
-// it is read: every body but a JSON /transform one, which the engine checks
-// itself (spotify.Check, without recursion) while it transforms it, so that
-// its bytes are not scanned twice.
+// it is read, before any handler hands it to a parser that recurses. The
+// bodies whose handlers check them with the engine's validator
+// (spotify.Check, strict JSON and the nesting limit in one pass, without
+// recursion) before gjson reads them are exempt, so that their bytes are not
+// scanned twice:
+//   - a JSON /transform body (the pipeline checks it while transforming);
+//   - the Spotify Pixel processor transform, /v0/destinations/spotify_pixel
+//     (rudder.Processor checks the body, inflated when it is gzip);
+//   - /routerTransform and /batch: rudder.Router checks the body; in sidecar
+//     mode destinedHere (proxy.go) checks it before it reads its destType,
+//     and a body proxied to the upstream is not parsed here.
+//
+// An NDJSON /transform stream keeps the guard, which cuts a line that nests
+// too deep so that it alone fails; so does every other route, which takes
+// no JSON this service parses.
 func needsNestingGuard(r *http.Request) bool {
-	return r.URL.Path != "/transform" || isNDJSON(r)
+	switch p := r.URL.Path; {
+	case p == "/transform":
+		return isNDJSON(r)
+	case p == "/routerTransform", p == "/batch":
+		return false
+	case strings.HasPrefix(p, "/v0/destinations/"):
+		return !rudder.IsDestination(strings.TrimPrefix(p, "/v0/destinations/"))
+	}
+	return true
 }
 
 // errBodyTimeout is why a body read failed when the request timeout passed
@@ -161,18 +187,20 @@ func (e *errTooDeep) Error() string {
 }
 
 // guardNesting wraps the body so that JSON nesting deeper than the limit
-// never reaches a parser: gjson's validator recurses once per level, and a
-// 10 MB body of "[" would overflow the goroutine stack (a fatal error that
-// no recover catches). A JSON body fails to read (400); an NDJSON line that
-// goes too deep is cut at the limit, so it alone fails (as invalid JSON)
-// and its neighbours are unaffected. A gzip body is checked inflated, as the
-// handlers that inflate it see it. The returned stop releases the guard.
+// never reaches a parser: gjson recurses once per level, and a 10 MB body of
+// "[" would overflow the goroutine stack (a fatal error that no recover
+// catches). A JSON body fails to read (400); an NDJSON line that goes too
+// deep is cut at the limit, so it alone fails (as invalid JSON) and its
+// neighbours are unaffected. A gzip body on a route other than /transform is
+// checked inflated, as a handler that inflates it would see it (the routes
+// that inflate bodies, the RudderStack ones, are exempt: they check the
+// inflated text themselves). The returned stop releases the guard.
 func (l *limits) guardNesting(r *http.Request) (stop func()) {
 	lines := isNDJSON(r)
 	switch strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))) {
 	case "gzip", "x-gzip":
-		// The RudderStack routes (and the sidecar's upstream) inflate a
-		// gzip body; /transform reads every body as it comes.
+		// A handler other than /transform's may inflate a gzip body;
+		// /transform reads every body as it comes.
 		if !lines && r.URL.Path != "/transform" {
 			g := &gzipDepthBody{ReadCloser: r.Body, max: l.depth, limit: l.maxBody}
 			r.Body = g

@@ -12,6 +12,7 @@ import (
 
 	"spotifypixel/internal/apperr"
 	"spotifypixel/internal/rudder"
+	"spotifypixel/internal/spotify"
 	"spotifypixel/internal/upstream"
 )
 
@@ -24,13 +25,14 @@ import (
 type sidecar struct {
 	up      *upstream.Upstream
 	maxBody int64
+	depth   int // the nesting limit of the bodies it reads
 }
 
 func newSidecar(d Deps) *sidecar {
 	if d.Upstream == nil {
 		return nil
 	}
-	return &sidecar{up: d.Upstream, maxBody: d.MaxBodyBytes}
+	return &sidecar{up: d.Upstream, maxBody: d.MaxBodyBytes, depth: d.maxJSONDepth()}
 }
 
 // upstreamRoutes are rudder-transformer's own routes (all proxied). In
@@ -77,6 +79,7 @@ func (s *sidecar) byDestType(own http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mine, err := s.destinedHere(r)
 		if err != nil {
+			w.Header().Set("apiVersion", rudder.APIVersion)
 			writeError(w, r, err)
 			return
 		}
@@ -125,7 +128,9 @@ func (s *sidecar) forward(w http.ResponseWriter, r *http.Request) {
 // cannot be read within the body limit, that is gzip beyond the limit or
 // not valid gzip, that uses another encoding, or that has no destType
 // string, is not provably this service's: it goes to the upstream (this
-// service would have refused it anyway).
+// service would have refused it anyway). A body it reads is refused here
+// (whatever its destType) when it nests too deep, and when it is not JSON
+// and names Spotify Pixel (see checkForDestType).
 func (s *sidecar) destinedHere(r *http.Request) (bool, error) {
 	limit := s.maxBody
 	if limit <= 0 {
@@ -157,8 +162,36 @@ func (s *sidecar) destinedHere(r *http.Request) (bool, error) {
 	if !ok {
 		return false, nil
 	}
-	dt, ok := rudder.DestTypeOf(plain)
-	return ok && rudder.IsDestination(dt), nil
+	return checkForDestType(bytes.TrimPrefix(plain, utf8BOM), s.depth)
+}
+
+// utf8BOM is the byte order mark a JSON body may start with (RFC 8259).
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+// checkForDestType reports whether the JSON text names Spotify Pixel as its
+// destType, which gjson reads (rudder.DestTypeOf) only once it is safe to:
+// the text is first checked by the engine's validator (spotify.Check, which
+// never recurses), so that no gjson call sees text nesting deeper than
+// limit. Text nesting too deep is refused with a 400, as the guard refused
+// it before; so is text that is not JSON but names Spotify Pixel, with the
+// error its handler would have given. Text that is not JSON, nests within
+// the limit by the guard's lexical count and names another destination (or
+// none) is the upstream's to refuse. The errors are worded as /transform's.
+func checkForDestType(text []byte, limit int) (bool, error) {
+	fault := spotify.CheckBytes(text, limit)
+	if fault == nil {
+		dt, ok := rudder.DestTypeOf(text)
+		return ok && rudder.IsDestination(dt), nil
+	}
+	if !fault.TooDeep && (&depthScanner{max: limit}).scan(text) < 0 {
+		// Malformed, but within the limit as gjson counts: gjson may look.
+		if dt, ok := rudder.DestTypeOf(text); !ok || !rudder.IsDestination(dt) {
+			return false, nil
+		}
+	}
+	// The same check again, for its error as /transform words it: only a
+	// refused body pays for it.
+	return false, spotify.CheckBody(string(text), limit)
 }
 
 // decoded returns the body as JSON text: raw itself, or, when it is gzip,

@@ -64,7 +64,9 @@ func (f *rudderFront) features(w http.ResponseWriter, r *http.Request) {
 }
 
 // serve reads the body (gzip or not), runs fn, counts the events and
-// writes the reply (gzip when the client accepts it).
+// writes the reply (gzip when the client accepts it). The body is not
+// guarded as it arrives (needsNestingGuard): fn checks it, nesting limit
+// included, with the engine's validator before gjson reads it.
 func (f *rudderFront) serve(w http.ResponseWriter, r *http.Request, fn transformFunc) {
 	if err := checkJSON(r); err != nil {
 		writeError(w, r, err)
@@ -76,7 +78,8 @@ func (f *rudderFront) serve(w http.ResponseWriter, r *http.Request, fn transform
 		writeError(w, r, err)
 		return
 	}
-	opts := rudder.Options{BeaconURL: f.d.BeaconURL, MaxEvents: f.d.MaxBatchEvents, CAPIURL: f.d.CAPIURL, CAPIBatchSize: f.d.CAPIBatchSize}
+	opts := rudder.Options{BeaconURL: f.d.BeaconURL, MaxEvents: f.d.MaxBatchEvents, CAPIURL: f.d.CAPIURL,
+		CAPIBatchSize: f.d.CAPIBatchSize, MaxDepth: f.d.maxJSONDepth()}
 	compacted := rudder.IsCompacted(r.Header.Get("X-Content-Format"))
 	serveBatch(w, r, f.d.Metrics, func(dst []byte) ([]byte, spotify.Summary, error) {
 		return fn(dst, in.Bytes(), compacted, opts)

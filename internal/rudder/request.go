@@ -6,6 +6,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"spotifypixel/internal/apperr"
+	"spotifypixel/internal/spotify"
 )
 
 // item is one element of a request: an event (message), its metadata (echoed
@@ -19,24 +20,31 @@ type item struct {
 
 var utf8BOM = []byte("\xef\xbb\xbf")
 
-// parseRoot validates a request body's JSON; a leading byte order mark is
-// ignored, as RFC 8259 allows.
-func parseRoot(body []byte) (gjson.Result, error) {
+// parseRoot checks a request body with the engine's validator
+// (spotify.CheckBody: strict JSON, nesting at most limit levels, 0 meaning
+// spotify.MaxDepth), which never recurses, before gjson reads it: the body
+// is checked once, and its faults are worded as /transform words them. A
+// leading byte order mark is ignored, as RFC 8259 allows.
+func parseRoot(body []byte, limit int) (gjson.Result, error) {
 	body = bytes.TrimPrefix(body, utf8BOM)
 	if len(bytes.TrimSpace(body)) == 0 {
 		return gjson.Result{}, apperr.New(apperr.BadRequest, "request body is empty")
 	}
-	if !gjson.ValidBytes(body) {
-		return gjson.Result{}, apperr.New(apperr.BadRequest, "request body is not valid JSON")
+	if limit <= 0 {
+		limit = spotify.MaxDepth
 	}
-	return gjson.Parse(string(body)), nil
+	s := string(body) // the copy gjson's results refer into
+	if err := spotify.CheckBody(s, limit); err != nil {
+		return gjson.Result{}, err
+	}
+	return gjson.Parse(s), nil
 }
 
 // parseProcessor reads a processor request: a JSON array of {message,
 // metadata, destination}, or, compacted, {"input": [{message, metadata}],
 // "destinations": {id: destination}, "connections": {...}}.
-func parseProcessor(body []byte, compacted bool, max int) ([]item, error) {
-	root, err := parseRoot(body)
+func parseProcessor(body []byte, compacted bool, max, depth int) ([]item, error) {
+	root, err := parseRoot(body, depth)
 	if err != nil {
 		return nil, err
 	}
@@ -60,8 +68,8 @@ func parseProcessor(body []byte, compacted bool, max int) ([]item, error) {
 // compacted like the processor's. An input that is not an array, or an
 // empty one, gives no items and no error: the reply says "Invalid event
 // array", as rudder-transformer's does.
-func parseRouter(body []byte, compacted bool, max int) ([]item, error) {
-	root, err := parseRoot(body)
+func parseRouter(body []byte, compacted bool, max, depth int) ([]item, error) {
+	root, err := parseRoot(body, depth)
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +97,9 @@ func parseRouter(body []byte, compacted bool, max int) ([]item, error) {
 // DestTypeOf returns the destType of a router or batch request body (plain
 // or compacted), as parseRouter reads it: ok is false when the body has no
 // top-level destType string. It does not validate the rest of the body; the
-// sidecar uses it to decide which transformer a request is for.
+// sidecar uses it to decide which transformer a request is for. It reads
+// the body with gjson, so the caller must first make sure that the body does
+// not nest deeper than the limit (the sidecar checks it with spotify.Check).
 func DestTypeOf(body []byte) (destType string, ok bool) {
 	v := gjson.GetBytes(bytes.TrimPrefix(body, utf8BOM), "destType")
 	return v.Str, v.Type == gjson.String

@@ -34,6 +34,7 @@ type Options struct {
 	MaxEvents     int    // most events (array elements) accepted; 0: no limit
 	CAPIURL       string // Conversions API endpoint; empty: DefaultCAPIURL
 	CAPIBatchSize int    // most events per router CAPI envelope; 0: 500
+	MaxDepth      int    // deepest nesting of JSON arrays and objects in the body; 0: spotify.MaxDepth
 }
 
 func (o Options) beaconURL() string {
@@ -69,10 +70,11 @@ func AppendFeatures(dst []byte) []byte { return append(dst, features...) }
 // Processor runs a processor transform request (the body of POST
 // /v0/destinations/spotify_pixel, compacted or not) and appends the JSON
 // array rudder-server expects. The summary counts the events for metrics and
-// logs. A request-level problem (malformed body, too many events, a
-// compacted input naming no destination) is an *apperr.Error.
+// logs. A request-level problem (malformed body, one nesting deeper than
+// opts.MaxDepth, too many events, a compacted input naming no destination)
+// is an *apperr.Error.
 func Processor(dst, body []byte, compacted bool, opts Options) ([]byte, spotify.Summary, error) {
-	items, err := parseProcessor(body, compacted, opts.MaxEvents)
+	items, err := parseProcessor(body, compacted, opts.MaxEvents, opts.MaxDepth)
 	if err != nil {
 		return dst, spotify.Summary{}, err
 	}
@@ -87,7 +89,7 @@ func Processor(dst, body []byte, compacted bool, opts Options) ([]byte, spotify.
 // Router runs a router transform request (the body of POST
 // /routerTransform, compacted or not) and appends {"output": [...]}.
 func Router(dst, body []byte, compacted bool, opts Options) ([]byte, spotify.Summary, error) {
-	items, err := parseRouter(body, compacted, opts.MaxEvents)
+	items, err := parseRouter(body, compacted, opts.MaxEvents, opts.MaxDepth)
 	if err != nil {
 		return dst, spotify.Summary{}, err
 	}

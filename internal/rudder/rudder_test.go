@@ -173,7 +173,7 @@ func TestRouterThousandEvents(t *testing.T) {
 func TestConfigParsedOncePerDestination(t *testing.T) {
 	events := corpus.Events(3, 200)
 	r := newRun(Options{}, featureProcessor)
-	items, err := parseProcessor(rudderServerBody(events, corpus.Config()), false, 0)
+	items, err := parseProcessor(rudderServerBody(events, corpus.Config()), false, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func TestConfigParsedOncePerDestination(t *testing.T) {
 		t.Errorf("%d configs parsed for one destination", len(r.cache))
 	}
 	dyn := []byte(`{"pixelId":"{{ message.anonymousId || \"none\" }}"}`)
-	items, err = parseProcessor(rudderServerBody(events[:50], dyn), false, 0)
+	items, err = parseProcessor(rudderServerBody(events[:50], dyn), false, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,6 +227,44 @@ func TestRequestLevelErrors(t *testing.T) {
 				t.Fatalf("error %v (code %v), want %v mentioning %q", err, apperr.CodeOf(err), c.code, c.part)
 			}
 		})
+	}
+}
+
+// TestBodyCheck: both transforms check the body with the engine's
+// validator before reading it, nesting limit (Options.MaxDepth, 0 meaning
+// spotify.MaxDepth) included, and word a fault as /transform does, with
+// its byte; a leading byte order mark is skipped, and offsets count after it.
+func TestBodyCheck(t *testing.T) {
+	deep := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+	const router = `{"destType":"spotify_pixel","input":[{"message":` // 3 levels, 48 bytes
+	cases := []struct {
+		name   string
+		router bool
+		body   string
+		depth  int
+		want   string // "": accepted
+	}{
+		{"at the limit", false, `[{"message":` + deep(3) + `}]`, 5, ""},
+		{"one level more", false, `[{"message":` + deep(4) + `}]`, 5, "request body nests JSON arrays and objects deeper than 5 levels (at byte 15)"},
+		{"default limit", false, `[` + deep(1000) + `]`, 0, "request body nests JSON arrays and objects deeper than 1000 levels (at byte 1000)"},
+		{"all brackets", false, strings.Repeat("[", 1<<20), 0, "request body nests JSON arrays and objects deeper than 1000 levels (at byte 1000)"},
+		{"trailing comma", false, `[{"message":{}},]`, 0, "request body is not valid JSON (at byte 16)"},
+		{"byte order mark", false, "\xef\xbb\xbf[1 2]", 0, "request body is not valid JSON (at byte 3)"},
+		{"whitespace", false, " \n", 0, "request body is empty"},
+		{"router at the limit", true, router + deep(2) + `}]}`, 5, ""},
+		{"router one level more", true, router + deep(3) + `}]}`, 5, "request body nests JSON arrays and objects deeper than 5 levels (at byte 50)"},
+		{"router all brackets", true, router + strings.Repeat("[", 1<<20), 0, "request body nests JSON arrays and objects deeper than 1000 levels (at byte 1045)"},
+		{"router cut short", true, router + `{}`, 0, "request body is not valid JSON (at byte 50)"},
+	}
+	for _, c := range cases {
+		fn := Processor
+		if c.router {
+			fn = Router
+		}
+		_, _, err := fn(nil, []byte(c.body), false, Options{MaxDepth: c.depth})
+		if c.want == "" && err != nil || c.want != "" && (err == nil || err.Error() != c.want || apperr.CodeOf(err) != apperr.BadRequest) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
 	}
 }
 
