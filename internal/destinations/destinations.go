@@ -4,12 +4,16 @@
 package destinations
 
 import (
+	"bytes"
+	"cmp"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
 
+	"github.com/tidwall/gjson"
 	"go.yaml.in/yaml/v3"
 
 	"spotifypixel/internal/apperr"
@@ -71,23 +75,31 @@ func Load(path string) (*Set, error) {
 
 // Parse validates a destinations document, JSON or YAML, mapping each id to
 // {"Config": {...}}. The error names the destination and the config key.
+// A JSON document is read as JSON, each Config kept as written, so that a
+// config behaves exactly as it does sent inline (YAML would reject some JSON
+// escapes, such as \/ and surrogate pairs, and change some characters).
 func Parse(data []byte, source string) (*Set, error) {
-	var doc map[string]any
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	data = bytes.TrimPrefix(data, utf8BOM)
+	var (
+		configs map[string][]byte // id → the Config's JSON text; nil when the entry is not an object
+		err     error
+	)
+	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) > 0 && t[0] == '{' {
+		configs, err = decodeJSON(data)
+	} else {
+		configs, err = decodeYAML(data)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%s: parsing destinations: %w", source, err)
 	}
-	if len(doc) == 0 {
+	if len(configs) == 0 {
 		return nil, fmt.Errorf("%s: no destinations defined", source)
 	}
-	set := &Set{Source: source, byID: make(map[string]*Destination, len(doc))}
-	for _, id := range sortedKeys(doc) {
-		entry, ok := doc[id].(map[string]any)
-		if !ok {
+	set := &Set{Source: source, byID: make(map[string]*Destination, len(configs))}
+	for _, id := range sortedKeys(configs) {
+		raw := configs[id]
+		if raw == nil {
 			return nil, fmt.Errorf("%s: destination %q must be an object with a Config", source, id)
-		}
-		raw, err := json.Marshal(entry["Config"])
-		if err != nil {
-			return nil, fmt.Errorf("%s: destination %q: encoding Config: %w", source, id, err)
 		}
 		cfg, err := spotify.ParseConfig(raw)
 		if err != nil {
@@ -98,7 +110,52 @@ func Parse(data []byte, source string) (*Set, error) {
 	return set, nil
 }
 
-func sortedKeys(m map[string]any) []string {
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+// decodeJSON reads a JSON destinations document; an id given twice is an
+// error, as it is in YAML.
+func decodeJSON(data []byte) (map[string][]byte, error) {
+	if e := spotify.CheckBytes(data, spotify.MaxDepth); e != nil {
+		return nil, errors.New("the document " + e.Error())
+	}
+	configs := map[string][]byte{}
+	var err error
+	gjson.ParseBytes(data).ForEach(func(k, v gjson.Result) bool {
+		if _, dup := configs[k.Str]; dup {
+			err = fmt.Errorf("destination %q is defined twice", k.Str)
+			return false
+		}
+		configs[k.Str] = nil
+		if v.IsObject() {
+			configs[k.Str] = []byte(cmp.Or(v.Get("Config").Raw, "null"))
+		}
+		return true
+	})
+	return configs, err
+}
+
+// decodeYAML reads a YAML destinations document, each Config re-encoded as
+// JSON for the engine.
+func decodeYAML(data []byte) (map[string][]byte, error) {
+	var doc map[string]any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	configs := make(map[string][]byte, len(doc))
+	for id, v := range doc {
+		configs[id] = nil
+		if entry, ok := v.(map[string]any); ok {
+			raw, err := json.Marshal(entry["Config"])
+			if err != nil {
+				return nil, fmt.Errorf("destination %q: encoding Config: %w", id, err)
+			}
+			configs[id] = raw
+		}
+	}
+	return configs, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

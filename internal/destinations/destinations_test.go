@@ -7,6 +7,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tidwall/gjson"
+
+	"spotifypixel/internal/spotify"
 )
 
 func TestParseJSONAndYAML(t *testing.T) {
@@ -24,6 +28,45 @@ func TestParseJSONAndYAML(t *testing.T) {
 		b, err := set.Get("b")
 		if err != nil || b.Config.PixelID != "pb" {
 			t.Errorf("%s: b = %+v, %v", name, b, err)
+		}
+	}
+}
+
+// TestJSONFileKeepsConfigAsWritten checks that a JSON destinations file is
+// read as JSON: escapes YAML lacks (\/, surrogate pairs) are accepted, a
+// character YAML would fold (U+0085) is kept, and the config is the one the
+// same text sent inline gives.
+func TestJSONFileKeepsConfigAsWritten(t *testing.T) {
+	for _, c := range []struct{ doc, pixel string }{
+		{`{"t1":{"Config":{"pixelId":"px-\ud83d\ude00"}}}`, "px-\U0001F600"},
+		{`{"t1":{"Config":{"pixelId":"a\/b"}}}`, "a/b"},
+		{"{\"t1\":{\"Config\":{\"pixelId\":\"a\u0085b\"}}}", "a\u0085b"},
+		{"\xef\xbb\xbf \n\t{\"t1\":{\"Config\":{\"pixelId\":\"p\"}}}", "p"},
+	} {
+		set, err := Parse([]byte(c.doc), "f.json")
+		if err != nil {
+			t.Errorf("%q: %v", c.doc, err)
+			continue
+		}
+		d, err := set.Get("t1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		inline, err := spotify.ParseConfig([]byte(gjson.Get(strings.TrimPrefix(c.doc, "\xef\xbb\xbf"), "t1.Config").Raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Config.PixelID != c.pixel || inline.PixelID != c.pixel {
+			t.Errorf("%q: pixelId from the file %q, inline %q, want %q", c.doc, d.Config.PixelID, inline.PixelID, c.pixel)
+		}
+	}
+	for doc, want := range map[string]string{
+		`{"a":{"Config":{"pixelId":"p"}},"a":{"Config":{"pixelId":"q"}}}`:     `destination "a" is defined twice`,
+		`{"a":{"Config":{"pixelId":"p"}}`:                                     "not valid JSON (at byte 31)",
+		`{"a":` + strings.Repeat("[", 2000) + strings.Repeat("]", 2000) + `}`: "deeper than 1000 levels",
+	} {
+		if _, err := Parse([]byte(doc), "f.json"); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%.60s: err %v, want %q", doc, err, want)
 		}
 	}
 }
