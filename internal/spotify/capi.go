@@ -148,8 +148,8 @@ func (t *Transformer) CAPIEvents(into *CAPIEvents) (int, string) {
 	if user.empty() {
 		return 0, capiNoIdentifier
 	}
-	src := capiSource{when: t.eventTime(ev), app: ev.Get("channel").Str == "mobile" || present(ev.Get("context.device"))}
-	if u := ev.Get("context.page.url"); u.Type == gjson.String && (strings.HasPrefix(u.Str, "http://") || strings.HasPrefix(u.Str, "https://")) {
+	src := capiSource{when: t.eventTime(ev), app: first(ev, "channel").Str == "mobile" || present(first(ev, "context.device"))}
+	if u := first(ev, "context.page.url"); u.Type == gjson.String && (strings.HasPrefix(u.Str, "http://") || strings.HasPrefix(u.Str, "https://")) {
 		src.url = u.Str
 	}
 	mark, n := into.Len(), 0
@@ -262,13 +262,53 @@ func capiAmount(v gjson.Result) (string, bool) {
 	case gjson.Number:
 		return v.Raw, true
 	case gjson.String:
-		f, err := strconv.ParseFloat(trim(v.Str), 64)
-		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		text := trim(v.Str)
+		if !isDecimal(text) {
+			return "", false
+		}
+		f, err := strconv.ParseFloat(text, 64)
+		if err != nil || math.IsInf(f, 0) {
 			return "", false
 		}
 		return strconv.FormatFloat(f, 'f', -1, 64), true
 	}
 	return "", false
+}
+
+// isDecimal reports whether s is a decimal number as JavaScript's Number
+// reads one: a sign, digits with an optional point (".5" and "5." count),
+// an optional exponent. Go's own syntax beyond it ("1_000", "0x1p4",
+// "Inf", "NaN") is not a number here.
+func isDecimal(s string) bool {
+	i := 0
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		i++
+	}
+	digits := 0
+	for ; i < len(s) && s[i]-'0' < 10; i++ {
+		digits++
+	}
+	if i < len(s) && s[i] == '.' {
+		for i++; i < len(s) && s[i]-'0' < 10; i++ {
+			digits++
+		}
+	}
+	if digits == 0 {
+		return false
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		start := i
+		for ; i < len(s) && s[i]-'0' < 10; i++ {
+		}
+		if i == start {
+			return false
+		}
+	}
+	return i == len(s)
 }
 
 // capiEventID is the call's event_id as text, "" when there is none.
@@ -286,7 +326,7 @@ func capiEventID(v gjson.Result) string {
 // and the device id (SPEC 8).
 func capiUserOf(ev gjson.Result) capiUser {
 	var u capiUser
-	for _, v := range []gjson.Result{ev.Get("context.traits.email"), ev.Get("traits.email"), ev.Get("properties.email")} {
+	for _, v := range []gjson.Result{first(ev, "context.traits.email"), first(ev, "traits.email"), first(ev, "properties.email")} {
 		if v.Type == gjson.String {
 			if h, ok := hash.Email(v.Str); ok {
 				u.email = h
@@ -294,7 +334,7 @@ func capiUserOf(ev gjson.Result) capiUser {
 			}
 		}
 	}
-	for _, v := range []gjson.Result{ev.Get("context.traits.phone"), ev.Get("traits.phone")} {
+	for _, v := range []gjson.Result{first(ev, "context.traits.phone"), first(ev, "traits.phone")} {
 		if v.Type == gjson.String || v.Type == gjson.Number {
 			text := v.Str
 			if v.Type == gjson.Number {
@@ -306,19 +346,41 @@ func capiUserOf(ev gjson.Result) capiUser {
 			}
 		}
 	}
-	for _, v := range []gjson.Result{ev.Get("context.ip"), ev.Get("request_ip")} {
+	for _, v := range []gjson.Result{first(ev, "context.ip"), first(ev, "request_ip")} {
 		if ip := stripPort(trim(v.Str)); v.Type == gjson.String && ip != "" {
 			u.ip = ip
 			break
 		}
 	}
-	for _, v := range []gjson.Result{ev.Get("context.device.advertisingId"), ev.Get("context.device.id")} {
+	for _, v := range []gjson.Result{first(ev, "context.device.advertisingId"), first(ev, "context.device.id")} {
 		if isNonEmptyString(v) {
 			u.device = v.Str
 			break
 		}
 	}
 	return u
+}
+
+// first reads a dotted path of keys from v as the engine reads an event:
+// at each level the first member with the key wins, even when it is not an
+// object (gjson.Get goes on to a later duplicate key), so that the CAPI
+// events and the pixel calls read the same members.
+func first(v gjson.Result, path string) gjson.Result {
+	for key := range strings.SplitSeq(path, ".") {
+		var next gjson.Result
+		eachMember(v.Raw, func(k, _, raw string) bool {
+			if k == key {
+				next = value(raw)
+				return false
+			}
+			return true
+		})
+		if !next.Exists() {
+			return gjson.Result{}
+		}
+		v = next
+	}
+	return v
 }
 
 // stripPort removes a port from "1.2.3.4:80" and "[::1]:80"; a bare IPv6
@@ -342,7 +404,7 @@ func stripPort(ip string) string {
 func (t *Transformer) eventTime(ev gjson.Result) time.Time {
 	now := t.now()
 	for _, key := range [3]string{"timestamp", "originalTimestamp", "receivedAt"} {
-		v := ev.Get(key)
+		v := first(ev, key)
 		if !present(v) {
 			continue
 		}
