@@ -2,7 +2,6 @@ package router
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -91,8 +90,7 @@ func (l *limits) middleware(next http.Handler) http.Handler {
 			}
 		}
 		if hasBody(r) && needsNestingGuard(r) {
-			stop := l.guardNesting(r)
-			defer stop()
+			l.guardNesting(r)
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -191,24 +189,12 @@ func (e *errTooDeep) Error() string {
 // "[" would overflow the goroutine stack (a fatal error that no recover
 // catches). A JSON body fails to read (400); an NDJSON line that goes too
 // deep is cut at the limit, so it alone fails (as invalid JSON) and its
-// neighbours are unaffected. A gzip body on a route other than /transform is
-// checked inflated, as a handler that inflates it would see it (the routes
-// that inflate bodies, the RudderStack ones, are exempt: they check the
-// inflated text themselves). The returned stop releases the guard.
-func (l *limits) guardNesting(r *http.Request) (stop func()) {
-	lines := isNDJSON(r)
-	switch strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))) {
-	case "gzip", "x-gzip":
-		// A handler other than /transform's may inflate a gzip body;
-		// /transform reads every body as it comes.
-		if !lines && r.URL.Path != "/transform" {
-			g := &gzipDepthBody{ReadCloser: r.Body, max: l.depth, limit: l.maxBody}
-			r.Body = g
-			return g.stop
-		}
-	}
-	r.Body = &depthBody{ReadCloser: r.Body, s: depthScanner{max: l.depth, lines: lines}}
-	return func() {}
+// neighbours are unaffected. Bodies are scanned as they arrive, never
+// inflated: the routes that inflate gzip bodies, the RudderStack ones, are
+// exempt (needsNestingGuard) and check the inflated text themselves with the
+// engine's validator.
+func (l *limits) guardNesting(r *http.Request) {
+	r.Body = &depthBody{ReadCloser: r.Body, s: depthScanner{max: l.depth, lines: isNDJSON(r)}}
 }
 
 // depthScanner follows JSON's lexical structure (strings, escapes,
@@ -332,93 +318,5 @@ func (b *depthBody) Read(p []byte) (int, error) {
 		}
 		// A whole read fell in a line being cut: read on, so that a
 		// reader never sees (0, nil).
-	}
-}
-
-// gzipDepthBody checks the inflated text of a gzip body while the handler
-// reads (and inflates) the compressed bytes: every compressed chunk the
-// handler reads is also fed, through a pipe, to a checker goroutine that
-// inflates it (at most limit bytes) and scans it. The handler's last read
-// waits for the checker's verdict, so a body too deep always fails to read.
-type gzipDepthBody struct {
-	io.ReadCloser
-	max     int
-	limit   int64
-	pw      *io.PipeWriter
-	done    chan error // the checker's verdict; buffered, sent once
-	verdict error
-	settled bool
-}
-
-func (g *gzipDepthBody) Read(p []byte) (int, error) {
-	if g.pw == nil {
-		g.start()
-	}
-	if err := g.result(false); err != nil {
-		return 0, err
-	}
-	n, err := g.ReadCloser.Read(p)
-	if n > 0 {
-		g.pw.Write(p[:n]) // fails only once the checker is done: ignored
-	}
-	if err == io.EOF {
-		g.pw.Close()
-		if v := g.result(true); v != nil {
-			return n, v
-		}
-	} else if v := g.result(false); v != nil {
-		return n, v
-	}
-	return n, err
-}
-
-func (g *gzipDepthBody) start() {
-	pr, pw := io.Pipe()
-	g.pw, g.done = pw, make(chan error, 1)
-	max, limit := g.max, g.limit
-	go func() {
-		var verdict error
-		if zr, err := gzip.NewReader(pr); err == nil { // bad gzip: the handler says so
-			s := depthScanner{max: max}
-			buf := make([]byte, 32<<10)
-			in := io.Reader(zr)
-			if limit > 0 {
-				in = io.LimitReader(zr, limit)
-			}
-			for verdict == nil {
-				n, err := in.Read(buf)
-				_, verdict = s.filter(buf[:n])
-				if err != nil {
-					break
-				}
-			}
-		}
-		pr.Close() // later writes fail at once instead of blocking
-		g.done <- verdict
-	}()
-}
-
-// result returns the checker's verdict, waiting for it when wait is set.
-func (g *gzipDepthBody) result(wait bool) error {
-	if g.settled || g.done == nil {
-		return g.verdict
-	}
-	if wait {
-		g.verdict, g.settled = <-g.done, true
-		return g.verdict
-	}
-	select {
-	case g.verdict = <-g.done:
-		g.settled = true
-	default:
-	}
-	return g.verdict
-}
-
-// stop ends the checker when the handler did not read the body to its end.
-func (g *gzipDepthBody) stop() {
-	if g.pw != nil {
-		g.pw.CloseWithError(io.ErrUnexpectedEOF)
-		g.result(true)
 	}
 }
