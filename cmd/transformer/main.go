@@ -53,6 +53,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 // usageError marks errors in how the program was called (exit status 2).
 type usageError struct{ error }
 
+// Unwrap gives the flag error inside, for errors.Is and errors.As.
 func (e usageError) Unwrap() error { return e.error }
 
 func exitCode(err error) int {

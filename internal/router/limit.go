@@ -159,6 +159,7 @@ func needsNestingGuard(r *http.Request) bool {
 // first; writeError answers it with 408.
 type errBodyTimeout struct{ timeout time.Duration }
 
+// Error says the body came too slowly, naming the timeout.
 func (e *errBodyTimeout) Error() string {
 	return "the request body did not arrive within the request timeout of " + e.timeout.String()
 }
@@ -169,6 +170,7 @@ type deadlineBody struct {
 	timeout time.Duration
 }
 
+// Read passes the read on, naming the request timeout when the deadline cut it short.
 func (b *deadlineBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
@@ -180,6 +182,7 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 // errTooDeep is why a body read failed when the JSON nests too deep.
 type errTooDeep struct{ max int }
 
+// Error names the nesting limit the body went past.
 func (e *errTooDeep) Error() string {
 	return fmt.Sprintf("request body nests JSON arrays and objects deeper than %d levels", e.max)
 }
@@ -306,6 +309,7 @@ type depthBody struct {
 	s depthScanner
 }
 
+// Read passes on what the scanner keeps, and fails once the body nests too deep.
 func (b *depthBody) Read(p []byte) (int, error) {
 	for {
 		n, err := b.ReadCloser.Read(p)

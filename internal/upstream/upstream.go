@@ -261,6 +261,7 @@ type statusWriter struct {
 	code int
 }
 
+// WriteHeader records the status for the proxy's metrics and passes it on.
 func (w *statusWriter) WriteHeader(code int) {
 	if w.code == 0 && (code < 100 || code > 199 || code == http.StatusSwitchingProtocols) {
 		w.code = code
@@ -268,6 +269,7 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// Write passes the body on, recording an implicit 200 first.
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.code == 0 {
 		w.code = http.StatusOK
@@ -275,4 +277,5 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
+// Unwrap gives http.ResponseController the writer underneath.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
