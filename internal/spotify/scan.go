@@ -237,12 +237,36 @@ func scanValue(s string, i, limit int) (int, fault) {
 		}
 		return end, faultNone
 	}
+	return scanNested(s, i, limit)
+}
+
+// scanNested is scanValue for the array or object at s[i], apart so that
+// its loop reads keys in place (no call per key) within a function's
+// length.
+func scanNested(s string, i, limit int) (int, fault) {
 	// Bit d says level d is an object. Levels past 64 (rare) take words
 	// from deeper, which grows as far as the limit allows.
 	var shallow uint64
 	var deeper []uint64
 	depth := 0
+	key := false // s[i] is a key's first byte, not a value's
 	for {
+		if key { // an object key, its colon and the whitespace after it
+			key = false
+			if i >= len(s) || s[i] != '"' {
+				return len(s), faultSyntax
+			}
+			end, _, ok := scanString(s, i)
+			if !ok {
+				return len(s), faultSyntax
+			}
+			if end = skipWS(s, end); end >= len(s) || s[end] != ':' {
+				return len(s), faultSyntax
+			}
+			if i = skipWS(s, end+1); i >= len(s) {
+				return i, faultSyntax
+			}
+		}
 		// s[i] is a value's first byte.
 		switch c := s[i]; c {
 		case '{', '[':
@@ -270,11 +294,7 @@ func scanValue(s string, i, limit int) (int, fault) {
 				depth--
 				break
 			}
-			if c == '{' {
-				if i = scanKey(s, i); i >= len(s) {
-					return i, faultSyntax
-				}
-			}
+			key = c == '{'
 			continue
 		case '"':
 			end, _, ok := scanString(s, i)
@@ -305,9 +325,7 @@ func scanValue(s string, i, limit int) (int, fault) {
 			switch s[i] {
 			case ',':
 				if i = skipWS(s, i+1); object {
-					if i = scanKey(s, i); i >= len(s) {
-						return i, faultSyntax
-					}
+					key = true
 				} else if i >= len(s) {
 					return i, faultSyntax
 				}
@@ -324,22 +342,6 @@ func scanValue(s string, i, limit int) (int, fault) {
 			break
 		}
 	}
-}
-
-// scanKey reads an object key at s[i], its colon and the whitespace after
-// it, and returns the index of the member's value, or len(s) on a fault.
-func scanKey(s string, i int) int {
-	if i >= len(s) || s[i] != '"' {
-		return len(s)
-	}
-	end, _, ok := scanString(s, i)
-	if !ok {
-		return len(s)
-	}
-	if end = skipWS(s, end); end >= len(s) || s[end] != ':' {
-		return len(s)
-	}
-	return skipWS(s, end+1)
 }
 
 // skipValue returns the index just past the JSON value at s[i] (no leading
@@ -453,6 +455,10 @@ func members(s string, i, limit int, fn func(key, rawKey string, vs int) int) in
 		ve := fn(key, rawKey, vs)
 		if ve <= vs {
 			return len(s)
+		}
+		if ve+1 < len(s) && s[ve] == ',' && s[ve+1] == '"' {
+			i = ve + 1 // the next key, at once: no whitespace in between
+			continue
 		}
 		var done bool
 		if i, done = following(s, ve, '}'); done {
