@@ -232,6 +232,9 @@ func (t *Transformer) integrationsAllow(o *Outcome, integ gjson.Result) bool {
 		o.filter("integrations is not an object")
 		return false
 	}
+	if integ.Raw == `{"All":true}` { // the SDKs' default: allowed, no walk
+		return true
+	}
 	var all gjson.Result
 	var dest [len(destinationKeys)]gjson.Result
 	eachMember(integ.Raw, func(k, _, raw string) bool {
