@@ -51,6 +51,35 @@ func TestParallelMatchesSequential(t *testing.T) {
 	}
 }
 
+// TestRunnerSplitsOnlyWhenCoresAreIdle checks the split decision: a large
+// batch is split when the Runner has at most half the cores busy, never
+// when more are busy, and a small batch never is; each Runner counts only
+// its own requests.
+func TestRunnerSplitsOnlyWhenCoresAreIdle(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	large, err := spotify.ParseRequest(corpus.Batch(corpus.Events(1, 400)), 0)
+	if err != nil || len(large.Batch.Raw) < parallelBytes {
+		t.Fatalf("the large batch is %d bytes (%v), want at least %d", len(large.Batch.Raw), err, parallelBytes)
+	}
+	small, _ := spotify.ParseRequest(corpus.Batch(corpus.Events(1, 10)), 0)
+	var busy, idle Runner
+	for range 3 {
+		busy.busy.Add(1)
+	}
+	for _, c := range []struct {
+		r    *Runner
+		req  *spotify.Request
+		want bool
+	}{{&idle, &large, true}, {&busy, &large, false}, {&idle, &small, false}} {
+		if got := c.r.parallel(c.req); got != c.want {
+			t.Errorf("busy %d, batch %d bytes: parallel = %v, want %v", c.r.busy.Load(), len(c.req.Batch.Raw), got, c.want)
+		}
+	}
+}
+
+// TestBadEventsDoNotFailTheBatch checks that events which are not objects
+// or carry invalid UTF-8 each get their own error result, in order, and the
+// batch still answers.
 func TestBadEventsDoNotFailTheBatch(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
 	var events []string
