@@ -79,7 +79,7 @@ func Load(path string) (*Set, error) {
 // config behaves exactly as it does sent inline (YAML would reject some JSON
 // escapes, such as \/ and surrogate pairs, and change some characters).
 func Parse(data []byte, source string) (*Set, error) {
-	data = bytes.TrimPrefix(data, utf8BOM)
+	data = spotify.TrimBOM(data)
 	var (
 		configs map[string][]byte // id → the Config's JSON text; nil when the entry is not an object
 		err     error
@@ -109,8 +109,6 @@ func Parse(data []byte, source string) (*Set, error) {
 	}
 	return set, nil
 }
-
-var utf8BOM = []byte("\xef\xbb\xbf")
 
 // decodeJSON reads a JSON destinations document; an id given twice is an
 // error, as it is in YAML.

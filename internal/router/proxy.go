@@ -162,11 +162,8 @@ func (s *sidecar) destinedHere(r *http.Request) (bool, error) {
 	if !ok {
 		return false, nil
 	}
-	return checkForDestType(bytes.TrimPrefix(plain, utf8BOM), s.depth)
+	return checkForDestType(spotify.TrimBOM(plain), s.depth)
 }
-
-// utf8BOM is the byte order mark a JSON body may start with (RFC 8259).
-var utf8BOM = []byte("\xef\xbb\xbf")
 
 // checkForDestType reports whether the JSON text names Spotify Pixel as its
 // destType, which gjson reads (rudder.DestTypeOf) only once it is safe to:

@@ -18,15 +18,13 @@ type item struct {
 	destination gjson.Result // {ID, Config, ...}; missing when the request names none
 }
 
-var utf8BOM = []byte("\xef\xbb\xbf")
-
 // parseRoot checks a request body with the engine's validator
 // (spotify.CheckBody: strict JSON, nesting at most limit levels, 0 meaning
 // spotify.MaxDepth), which never recurses, before gjson reads it: the body
 // is checked once, and its faults are worded as /transform words them. A
 // leading byte order mark is ignored, as RFC 8259 allows.
 func parseRoot(body []byte, limit int) (gjson.Result, error) {
-	body = bytes.TrimPrefix(body, utf8BOM)
+	body = spotify.TrimBOM(body)
 	if len(bytes.TrimSpace(body)) == 0 {
 		return gjson.Result{}, apperr.New(apperr.BadRequest, "request body is empty")
 	}
@@ -101,7 +99,7 @@ func parseRouter(body []byte, compacted bool, max, depth int) ([]item, error) {
 // the body with gjson, so the caller must first make sure that the body does
 // not nest deeper than the limit (the sidecar checks it with spotify.Check).
 func DestTypeOf(body []byte) (destType string, ok bool) {
-	v := gjson.GetBytes(bytes.TrimPrefix(body, utf8BOM), "destType")
+	v := gjson.GetBytes(spotify.TrimBOM(body), "destType")
 	return v.Str, v.Type == gjson.String
 }
 

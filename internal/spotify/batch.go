@@ -27,6 +27,10 @@ type Request struct {
 	limit   int    // the nesting limit of the body
 }
 
+// TrimBOM drops a leading UTF-8 byte order mark, which RFC 8259 lets a
+// parser ignore, so that every front reads the same JSON text.
+func TrimBOM(b []byte) []byte { return bytes.TrimPrefix(b, utf8BOM) }
+
 var utf8BOM = []byte("\xef\xbb\xbf")
 
 // Levels of a /transform body above its events: the body, then the batch.
@@ -52,7 +56,7 @@ func parseRequest(body []byte, limit int, guess bool) (Request, error) {
 	if limit <= 0 {
 		limit = MaxDepth
 	}
-	s := bstr(bytes.TrimPrefix(body, utf8BOM))
+	s := bstr(TrimBOM(body))
 	batchEnd := -1
 	if limit >= batchLevels { // else the batch alone may be too deep: check first
 		batchEnd = guessBatchEnd(s)
@@ -160,7 +164,7 @@ func (r *Request) Check(body []byte) error {
 	if r.Checked {
 		return nil
 	}
-	return CheckBody(bstr(bytes.TrimPrefix(body, utf8BOM)), r.limit)
+	return CheckBody(bstr(TrimBOM(body)), r.limit)
 }
 
 // Span is where one event of a batch stands in the batch's raw text.
