@@ -43,12 +43,11 @@ type limits struct {
 	rejected prometheus.Counter
 	timeout  time.Duration // 0: none
 	depth    int
-	maxBody  int64
 	sidecar  bool // requests for other destinations go to the upstream, unparsed here
 }
 
 func newLimits(d Deps) *limits {
-	l := &limits{timeout: d.RequestTimeout, depth: d.maxJSONDepth(), maxBody: d.MaxBodyBytes, sidecar: d.Upstream != nil}
+	l := &limits{timeout: d.RequestTimeout, depth: d.maxJSONDepth(), sidecar: d.Upstream != nil}
 	if d.MaxInFlight > 0 {
 		l.sem = make(chan struct{}, d.MaxInFlight)
 	}

@@ -101,7 +101,7 @@ func gzipText(t testing.TB, s string) []byte {
 // TestTransformOverGzipIsCheckedRaw: /transform never inflates, so a gzip
 // label does not let raw brackets past the guard.
 func TestTransformOverGzipIsCheckedRaw(t *testing.T) {
-	l := &limits{depth: 1000, maxBody: 1 << 20}
+	l := &limits{depth: 1000}
 	r := httptest.NewRequest(http.MethodPost, "/transform", strings.NewReader(strings.Repeat("[", 5000)))
 	r.Header.Set("Content-Encoding", "gzip")
 	l.guardNesting(r)

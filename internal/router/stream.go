@@ -3,7 +3,6 @@ package router
 import (
 	"bufio"
 	"bytes"
-	"cmp"
 	"errors"
 	"io"
 	"net/http"
@@ -157,7 +156,7 @@ func (s *ndjsonStream) event(line []byte, tooLong bool) {
 	switch {
 	case tooLong:
 		o = s.t.Fail(spotify.ErrInstrumentation, "event is larger than the limit of "+strconv.FormatInt(s.d.MaxBodyBytes, 10)+" bytes")
-	case spotify.CheckBytes(line, cmp.Or(s.d.MaxJSONDepth, DefaultMaxJSONDepth)) != nil:
+	case spotify.CheckBytes(line, s.d.maxJSONDepth()) != nil:
 		o = s.t.Fail(spotify.ErrInstrumentation, "event is not valid JSON")
 	default:
 		o = s.t.TransformBytes(line)

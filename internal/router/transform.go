@@ -53,7 +53,7 @@ func transform(d Deps) http.HandlerFunc {
 			MaxEvents:     d.MaxBatchEvents,
 			BeaconURL:     d.BeaconURL,
 			CAPIBatchSize: d.CAPIBatchSize,
-			MaxDepth:      d.MaxJSONDepth,
+			MaxDepth:      d.maxJSONDepth(),
 		}
 		serveBatch(w, r, d.Metrics, func(dst []byte) ([]byte, spotify.Summary, error) {
 			return runner.Transform(dst, d.Store.Current(), in.Bytes(), q)
