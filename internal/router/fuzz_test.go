@@ -22,6 +22,7 @@ import (
 
 	"spotifypixel/internal/destinations"
 	"spotifypixel/internal/metrics"
+	"spotifypixel/internal/spotify"
 )
 
 var writeHandlerCorpus = flag.Bool("write-fuzz-corpus", false,
@@ -122,7 +123,9 @@ func checkFuzzBatch(t *testing.T, body []byte, rec *httptest.ResponseRecorder) {
 		t.Fatalf("response: %v", err)
 	}
 	var events []gjson.Result
-	gjson.GetBytes(bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")), "batch").ForEach(func(_, v gjson.Result) bool {
+	// Read as JSON.parse reads it: a repeated key's last occurrence wins.
+	text := spotify.Canonical(string(bytes.TrimPrefix(body, []byte("\xef\xbb\xbf"))))
+	gjson.Get(text, "batch").ForEach(func(_, v gjson.Result) bool {
 		events = append(events, v)
 		return true
 	})

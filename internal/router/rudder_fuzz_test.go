@@ -259,7 +259,7 @@ func rudderInput(m rudderFuzzMode, text []byte) fuzzInput {
 	v := json.RawMessage(text)
 	if !m.compacted && strings.HasPrefix(m.path, "/v0/") {
 		v = bytes.TrimSpace(text)
-	} else if v = firstMember(text, "input"); v == nil {
+	} else if v = memberOf(text, "input"); v == nil {
 		return fuzzInput{}
 	}
 	elems, ok := arrayElems(v)
@@ -282,6 +282,7 @@ func checkProcessorReply(t *testing.T, m rudderFuzzMode, text, reply []byte) {
 	}
 	type run struct {
 		md                  string
+		rewritten           bool // md is semantic(metadata): its key repeated
 		items, ok, failures int
 	}
 	var want, got []run
@@ -289,27 +290,27 @@ func checkProcessorReply(t *testing.T, m rudderFuzzMode, text, reply []byte) {
 		if !isObject(el) {
 			t.Fatalf("%s: 200 although element %d is not an object", m.name, i)
 		}
-		md := echoed(firstMember(el, "metadata"))
+		md, rewritten := echoedMetadata(memberOf(el, "metadata"))
 		if n := len(want); n > 0 && want[n-1].md == md {
 			want[n-1].items++
 		} else {
-			want = append(want, run{md: md, items: 1})
+			want = append(want, run{md: md, rewritten: rewritten, items: 1})
 		}
 	}
 	for i, e := range entries {
-		md := string(firstMember(e, "metadata"))
+		md := string(memberOf(e, "metadata"))
 		if n := len(got); n == 0 || got[n-1].md != md {
 			got = append(got, run{md: md})
 		}
 		r := &got[len(got)-1]
-		switch code := string(firstMember(e, "statusCode")); code {
+		switch code := string(memberOf(e, "statusCode")); code {
 		case "200":
-			if !isObject(firstMember(e, "output")) {
+			if !isObject(memberOf(e, "output")) {
 				t.Fatalf("%s: delivery entry %d without an output: %.300s", m.name, i, e)
 			}
 			r.ok++
 		case "298", "400":
-			if !isString(firstMember(e, "error")) || !isObject(firstMember(e, "statTags")) {
+			if !isString(memberOf(e, "error")) || !isObject(memberOf(e, "statTags")) {
 				t.Fatalf("%s: failure entry %d without error or statTags: %.300s", m.name, i, e)
 			}
 			r.failures++
@@ -323,7 +324,7 @@ func checkProcessorReply(t *testing.T, m rudderFuzzMode, text, reply []byte) {
 	}
 	for k, w := range want {
 		g := got[k]
-		if g.md != w.md {
+		if g.md != w.md && (!w.rewritten || semantic([]byte(g.md)) != w.md) {
 			t.Fatalf("%s: run %d echoes metadata %s, the input has %s", m.name, k, g.md, w.md)
 		}
 		if g.failures > w.items || g.ok < w.items-g.failures || (g.ok == 0) != (g.failures == w.items) {
@@ -337,12 +338,12 @@ func checkProcessorReply(t *testing.T, m rudderFuzzMode, text, reply []byte) {
 // each element first, in order, each with [its metadata], then batched
 // entries (Conversions API envelopes) carrying inputs' metadata only.
 func checkRouterReply(t *testing.T, m rudderFuzzMode, text, reply []byte) {
-	if dt := firstMember(text, "destType"); !namesSpotifyPixel(text) {
+	if dt := memberOf(text, "destType"); !namesSpotifyPixel(text) {
 		t.Fatalf("%s: 200 for destType %s", m.name, dt)
 	}
 	in := rudderInput(m, text)
-	output, ok := arrayElems(firstMember(reply, "output"))
-	if !ok || len(firstMembers(reply)) != 1 {
+	output, ok := arrayElems(memberOf(reply, "output"))
+	if !ok || len(parsedMembers(reply)) != 1 {
 		t.Fatalf("%s: the 200 is not {\"output\": [...]}: %.300s", m.name, reply)
 	}
 	if len(in.elems) == 0 {
@@ -360,27 +361,31 @@ func checkRouterReply(t *testing.T, m rudderFuzzMode, text, reply []byte) {
 		if !isObject(el) {
 			t.Fatalf("%s: 200 although element %d is not an object", m.name, i)
 		}
-		md := "null"
-		if raw := firstMember(el, "metadata"); raw != nil {
-			md = echoed(raw)
+		md, rewritten := "null", false
+		if raw := memberOf(el, "metadata"); raw != nil {
+			md, rewritten = echoedMetadata(raw)
+		}
+		e := output[i]
+		got := echoedArray(memberOf(e, "metadata"))
+		if len(got) == 1 && rewritten {
+			got[0] = semantic([]byte(got[0]))
 		}
 		sent[md] = true
-		e := output[i]
-		if got := echoedArray(firstMember(e, "metadata")); len(got) != 1 || got[0] != md {
-			t.Fatalf("%s: entry %d has metadata %s, the event has %s", m.name, i, firstMember(e, "metadata"), md)
+		if len(got) != 1 || got[0] != md {
+			t.Fatalf("%s: entry %d has metadata %s, the event has %s", m.name, i, memberOf(e, "metadata"), md)
 		}
-		code := string(firstMember(e, "statusCode"))
-		if string(firstMember(e, "batched")) != "false" || code != "200" && code != "298" && code != "400" {
+		code := string(memberOf(e, "statusCode"))
+		if string(memberOf(e, "batched")) != "false" || code != "200" && code != "298" && code != "400" {
 			t.Fatalf("%s: entry %d: %.300s", m.name, i, e)
 		}
 	}
 	for i, e := range output[len(in.elems):] {
-		mds := echoedArray(firstMember(e, "metadata"))
-		if string(firstMember(e, "batched")) != "true" || string(firstMember(e, "statusCode")) != "200" || len(mds) == 0 {
+		mds := echoedArray(memberOf(e, "metadata"))
+		if string(memberOf(e, "batched")) != "true" || string(memberOf(e, "statusCode")) != "200" || len(mds) == 0 {
 			t.Fatalf("%s: entry %d after the events' own: %.300s", m.name, len(in.elems)+i, e)
 		}
 		for _, md := range mds {
-			if !sent[md] {
+			if !sent[md] && !sent[semantic([]byte(md))] {
 				t.Fatalf("%s: batched entry %d carries metadata %s, which no event has", m.name, len(in.elems)+i, md)
 			}
 		}
@@ -426,15 +431,15 @@ type member struct {
 	value json.RawMessage
 }
 
-// firstMembers returns the members of a JSON object in order, with only the
-// first of duplicate keys (as every reader of this service takes them);
-// nil when raw is not an object.
-func firstMembers(raw []byte) []member {
+// parsedMembers returns the members of a JSON object as JSON.parse reads
+// them (docs/BEHAVIOUR.md §2.1): each key once, at the place of its first
+// occurrence, with the value of its last; nil when raw is not an object.
+func parsedMembers(raw []byte) []member {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return nil
 	}
-	seen := map[string]bool{}
+	at := map[string]int{}
 	ms := []member{}
 	for dec.More() {
 		tok, err := dec.Token()
@@ -445,22 +450,95 @@ func firstMembers(raw []byte) []member {
 		if err := dec.Decode(&v); err != nil {
 			return nil
 		}
-		if k := tok.(string); !seen[k] {
-			seen[k] = true
-			ms = append(ms, member{k, v})
+		k := tok.(string)
+		if i, seen := at[k]; seen {
+			ms[i].value = v
+			continue
 		}
+		at[k] = len(ms)
+		ms = append(ms, member{k, v})
 	}
 	return ms
 }
 
-// firstMember is the value of the first key k of a JSON object, or nil.
-func firstMember(raw []byte, k string) json.RawMessage {
-	for _, m := range firstMembers(raw) {
+// memberOf returns the value of key k of a JSON object as JSON.parse reads
+// it, or nil.
+func memberOf(raw []byte, k string) json.RawMessage {
+	for _, m := range parsedMembers(raw) {
 		if m.key == k {
 			return m.value
 		}
 	}
 	return nil
+}
+
+// repeatsKey reports whether an object within the JSON text raw repeats a key.
+func repeatsKey(raw []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	type level struct {
+		object bool
+		keys   map[string]bool
+		key    bool // the next string token is a key
+	}
+	var stack []*level
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		var top *level
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.object && top.key {
+			if k, ok := tok.(string); ok {
+				if top.keys[k] {
+					return true
+				}
+				top.keys[k], top.key = true, false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &level{object: true, keys: map[string]bool{}, key: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, &level{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		if len(stack) == 0 {
+			return false
+		}
+		if t := stack[len(stack)-1]; t.object {
+			t.key = true
+		}
+	}
+}
+
+// semantic re-encodes JSON text as its decoded value (numbers as written,
+// keys sorted), so that two spellings of one value compare equal.
+func semantic(raw []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return string(raw)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// echoedMetadata is metadata as the routes echo it: byte for byte (see
+// echoed), unless an object within it repeats a key, when only its value
+// is promised (the body is read as JSON.parse reads it).
+func echoedMetadata(raw []byte) (md string, rewritten bool) {
+	if repeatsKey(raw) {
+		return semantic(raw), true
+	}
+	return echoed(raw), false
 }
 
 // arrayElems returns the elements of a JSON array as written.
@@ -487,7 +565,7 @@ func isString(raw []byte) bool { return len(raw) > 0 && raw[0] == '"' }
 // string naming Spotify Pixel, in any case.
 func namesSpotifyPixel(text []byte) bool {
 	var dt string
-	raw := firstMember(text, "destType")
+	raw := memberOf(text, "destType")
 	return raw != nil && json.Unmarshal(raw, &dt) == nil && isString(raw) && strings.EqualFold(dt, "spotify_pixel")
 }
 

@@ -2,6 +2,7 @@ package rudder
 
 import (
 	"bytes"
+	"math"
 
 	"github.com/tidwall/gjson"
 
@@ -35,7 +36,9 @@ func parseRoot(body []byte, limit int) (gjson.Result, error) {
 	if err := spotify.CheckBody(s, limit); err != nil {
 		return gjson.Result{}, err
 	}
-	return gjson.Parse(s), nil
+	// A repeated key's last occurrence wins, metadata and destinations
+	// included, as rudder-transformer's JSON.parse reads a body.
+	return gjson.Parse(spotify.Canonical(s)), nil
 }
 
 // parseProcessor reads a processor request: a JSON array of {message,
@@ -99,7 +102,11 @@ func parseRouter(body []byte, compacted bool, max, depth int) ([]item, error) {
 // the body with gjson, so the caller must first make sure that the body does
 // not nest deeper than the limit (the sidecar checks it with spotify.Check).
 func DestTypeOf(body []byte) (destType string, ok bool) {
-	v := gjson.GetBytes(spotify.TrimBOM(body), "destType")
+	s := string(spotify.TrimBOM(body))
+	if spotify.Check(s, math.MaxInt32) == nil { // JSON: a repeated destType's last occurrence wins
+		s = spotify.Canonical(s)
+	}
+	v := gjson.Get(s, "destType")
 	return v.Str, v.Type == gjson.String
 }
 
@@ -136,33 +143,30 @@ func parseItems(arr gjson.Result, dests map[string]gjson.Result, max int) ([]ite
 }
 
 // load fills the item from its element in one pass over its keys (the
-// first of duplicate keys wins, as gjson.Get would have it).
+// body is canonical: no key repeats).
 func (it *item) load(el gjson.Result, withDestination bool) {
 	it.raw = el.Raw
 	el.ForEach(func(k, v gjson.Result) bool {
 		switch {
-		case k.Str == "message" && !it.message.Exists():
+		case k.Str == "message":
 			it.message = v
-		case k.Str == "metadata" && !it.metadata.Exists():
+		case k.Str == "metadata":
 			it.metadata = v
-		case k.Str == "destination" && withDestination && !it.destination.Exists():
+		case k.Str == "destination" && withDestination:
 			it.destination = v
 		}
 		return true
 	})
 }
 
-// destinationMap indexes a compacted payload's destinations by id (the
-// first of duplicate keys wins, as everywhere in this service).
+// destinationMap indexes a compacted payload's destinations by id.
 func destinationMap(v gjson.Result) map[string]gjson.Result {
 	m := map[string]gjson.Result{}
 	if !v.IsObject() {
 		return m
 	}
 	v.ForEach(func(k, d gjson.Result) bool {
-		if _, dup := m[k.Str]; !dup {
-			m[k.Str] = d
-		}
+		m[k.Str] = d
 		return true
 	})
 	return m

@@ -77,7 +77,7 @@ func parseRequest(body []byte, limit int, guess bool) (Request, error) {
 	var dest gjson.Result
 	end := members(s, i, limit, func(key, _ string, vs int) int {
 		switch {
-		case key == "batch" && !r.Batch.Exists():
+		case key == "batch": // a repeated key: the last one wins (a guess fails on it)
 			if !r.Checked && s[vs] == '[' {
 				r.Batch = gjson.Result{Type: gjson.JSON, Raw: s[vs:batchEnd]}
 				r.rest = s[vs:]
@@ -86,7 +86,7 @@ func parseRequest(body []byte, limit int, guess bool) (Request, error) {
 			end := skipValue(s, vs, limit-1)
 			r.Batch = value(s[vs:end])
 			return end
-		case key == "destination" && !dest.Exists():
+		case key == "destination":
 			end := skipValue(s, vs, limit-1)
 			dest = value(s[vs:end])
 			return end
@@ -138,13 +138,13 @@ func (r *Request) readDestination(d gjson.Result) error {
 		return apperr.New(apperr.BadRequest, "destination must be an object")
 	}
 	r.Inline = true
-	if id := d.Get("ID"); present(id) {
+	if id := lastMember(d, "ID"); present(id) {
 		if id.Type != gjson.String {
 			return apperr.New(apperr.BadRequest, "destination.ID must be a string")
 		}
 		r.DestinationID = id.Str
 	}
-	r.Config = d.Get("Config").Raw
+	r.Config = lastMember(d, "Config").Raw
 	return nil
 }
 

@@ -148,7 +148,7 @@ func (t *Transformer) CAPIEvents(into *CAPIEvents) (int, string) {
 	if user.empty() {
 		return 0, capiNoIdentifier
 	}
-	src := capiSource{when: t.eventTime(ev), app: firstAt(ev, "channel").Str == "mobile" || present(firstAt(ev, "context.device"))}
+	src := capiSource{when: t.eventTime(ev), app: lastAt(ev, "channel").Str == "mobile" || present(lastAt(ev, "context.device"))}
 	if u := t.top.get(tPageURL); u.Type == gjson.String && (strings.HasPrefix(u.Str, "http://") || strings.HasPrefix(u.Str, "https://")) {
 		src.url = u.Str
 	}
@@ -326,7 +326,7 @@ func capiEventID(v gjson.Result) string {
 // and the device id (SPEC 8).
 func capiUserOf(ev gjson.Result) capiUser {
 	var u capiUser
-	for _, v := range []gjson.Result{firstAt(ev, "context.traits.email"), firstAt(ev, "traits.email"), firstAt(ev, "properties.email")} {
+	for _, v := range []gjson.Result{lastAt(ev, "context.traits.email"), lastAt(ev, "traits.email"), lastAt(ev, "properties.email")} {
 		if v.Type == gjson.String {
 			if h, ok := hash.Email(v.Str); ok {
 				u.email = h
@@ -334,7 +334,7 @@ func capiUserOf(ev gjson.Result) capiUser {
 			}
 		}
 	}
-	for _, v := range []gjson.Result{firstAt(ev, "context.traits.phone"), firstAt(ev, "traits.phone")} {
+	for _, v := range []gjson.Result{lastAt(ev, "context.traits.phone"), lastAt(ev, "traits.phone")} {
 		if v.Type == gjson.String || v.Type == gjson.Number {
 			text := v.Str
 			if v.Type == gjson.Number {
@@ -346,41 +346,19 @@ func capiUserOf(ev gjson.Result) capiUser {
 			}
 		}
 	}
-	for _, v := range []gjson.Result{firstAt(ev, "context.ip"), firstAt(ev, "request_ip")} {
+	for _, v := range []gjson.Result{lastAt(ev, "context.ip"), lastAt(ev, "request_ip")} {
 		if ip := stripPort(trim(v.Str)); v.Type == gjson.String && ip != "" {
 			u.ip = ip
 			break
 		}
 	}
-	for _, v := range []gjson.Result{firstAt(ev, "context.device.advertisingId"), firstAt(ev, "context.device.id")} {
+	for _, v := range []gjson.Result{lastAt(ev, "context.device.advertisingId"), lastAt(ev, "context.device.id")} {
 		if isNonEmptyString(v) {
 			u.device = v.Str
 			break
 		}
 	}
 	return u
-}
-
-// firstAt reads a dotted path of keys from v as the engine reads an event:
-// at each level the first member with the key wins, even when it is not an
-// object (gjson.Get goes on to a later duplicate key), so that the CAPI
-// events and the pixel calls read the same members.
-func firstAt(v gjson.Result, path string) gjson.Result {
-	for key := range strings.SplitSeq(path, ".") {
-		var next gjson.Result
-		eachMember(v.Raw, func(k, _, raw string) bool {
-			if k == key {
-				next = value(raw)
-				return false
-			}
-			return true
-		})
-		if !next.Exists() {
-			return gjson.Result{}
-		}
-		v = next
-	}
-	return v
 }
 
 // stripPort removes a port from "1.2.3.4:80" and "[::1]:80"; a bare IPv6
@@ -404,7 +382,7 @@ func stripPort(ip string) string {
 func (t *Transformer) eventTime(ev gjson.Result) time.Time {
 	now := t.now()
 	for _, key := range [3]string{"timestamp", "originalTimestamp", "receivedAt"} {
-		v := firstAt(ev, key)
+		v := lastAt(ev, key)
 		if !present(v) {
 			continue
 		}

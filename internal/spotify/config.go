@@ -64,7 +64,8 @@ func ParseConfig(raw []byte) (*Config, error) {
 		c.err = apperr.New(apperr.InvalidConfig, "Config must be a JSON object")
 		return c, c.err
 	}
-	if err := c.parse(gjson.ParseBytes(raw)); err != nil {
+	// A repeated key's last occurrence wins, as in events (BEHAVIOUR.md §2.1).
+	if err := c.parse(gjson.Parse(Canonical(string(raw)))); err != nil {
 		c.err = err
 		return c, err
 	}
@@ -161,21 +162,18 @@ func list(cfg gjson.Result, key string) ([]gjson.Result, *apperr.Error) {
 }
 
 // webList is list for the consent keys, which may also come keyed by source
-// type as {"web": [...]}.
+// type as {"web": [...]}; an error then names the entry (key.web).
 func webList(cfg gjson.Result, key string) ([]gjson.Result, *apperr.Error) {
 	v := cfg.Get(key)
+	name := key
 	if v.IsObject() {
-		w := v.Get("web")
-		if !present(w) {
-			return nil, nil
-		}
-		v = w
+		v, name = v.Get("web"), key+".web"
 	}
 	if !present(v) {
 		return nil, nil
 	}
 	if !v.IsArray() {
-		return nil, configErr("%s must be an array", key)
+		return nil, configErr("%s must be an array", name)
 	}
 	return v.Array(), nil
 }

@@ -23,13 +23,25 @@ const (
 	tDeniedConsents  // context.consentManagement.deniedConsentIds
 	tConsentProvider // context.consentManagement.provider
 	tConsentStrategy // context.consentManagement.resolutionStrategy
+	tSessionID       // context.sessionId
 	numTop
 )
+
+// children are the slots filled from within a member: when the member
+// occurs again, the later occurrence replaces it whole, slots included.
+var children = [numTop]uint32{
+	tContext: 1<<tPage | 1<<tTraits | 1<<tConsent | 1<<tSessionID | 1<<tPageURL | 1<<tPageReferrer |
+		1<<tTraitsUserID | 1<<tTraitsID | 1<<tDeniedConsents | 1<<tConsentProvider | 1<<tConsentStrategy,
+	tPage:    1<<tPageURL | 1<<tPageReferrer,
+	tTraits:  1<<tTraitsUserID | 1<<tTraitsID,
+	tConsent: 1<<tDeniedConsents | 1<<tConsentProvider | 1<<tConsentStrategy,
+}
 
 // topFields holds the members of the event (and of its context) that the
 // engine reads. One pass over the event fills it: context and properties
 // are read in place while the event is walked, not skipped and walked again
-// (the first occurrence of a duplicate key wins, as with gjson.Get). Slots
+// (a repeated key's last occurrence wins, as with JSON.parse: it overwrites
+// the slot, and clears the slots its earlier occurrence filled). Slots
 // hold raw text, made a gjson.Result only when read; a bit per slot says
 // what this event set, so that starting the next event clears one word.
 type topFields struct {
@@ -47,13 +59,16 @@ func (f *topFields) get(k topKey) gjson.Result {
 
 func (f *topFields) has(k topKey) bool { return f.set&(1<<k) != 0 }
 
-// put sets member k from its raw text unless the event already had it.
+// put sets member k from its raw text; a later occurrence of a key
+// overwrites an earlier one.
 func (f *topFields) put(k topKey, raw string) {
-	if f.set&(1<<k) == 0 {
-		f.raw[k] = raw
-		f.set |= 1 << k
-	}
+	f.raw[k] = raw
+	f.set |= 1 << k
 }
+
+// replace forgets member k and every slot read from within it, before a
+// repeated key's later occurrence is read.
+func (f *topFields) replace(k topKey) { f.set &^= 1<<k | children[k] }
 
 // eventKeys maps the event's members the engine reads to their slots.
 func eventKey(key string) (topKey, bool) {
@@ -84,14 +99,20 @@ func (f *topFields) scan(s string, i, limit int, props *fields) int {
 	props.set, props.record, props.list = 0, true, props.list[:0]
 	return members(s, i, limit, func(key, _ string, vs int) int {
 		k, ok := eventKey(key)
-		if !ok || f.has(k) {
+		if !ok {
 			return skipValue(s, vs, limit-1)
+		}
+		if f.has(k) {
+			f.replace(k)
 		}
 		var end int
 		switch k {
 		case tContext:
 			end = f.scanContext(s, vs, limit-1)
 		case tProperties:
+			if props.set != 0 || len(props.list) > 0 {
+				props.set, props.list = 0, props.list[:0] // properties given again
+			}
 			end = props.scan(s, vs, limit-1)
 		default:
 			end = skipValue(s, vs, limit-1)
@@ -115,14 +136,16 @@ func (f *topFields) scanContext(s string, i, limit int) int {
 			k = tTraits
 		case "consentManagement":
 			k = tConsent
+		case "sessionId":
+			k = tSessionID
 		default:
 			return skipValue(s, vs, limit-1)
 		}
 		if f.has(k) {
-			return skipValue(s, vs, limit-1)
+			f.replace(k)
 		}
 		var end int
-		if k == tTraits { // read further only by conversions with an alias
+		if k == tTraits || k == tSessionID { // traits: read further only by conversions with an alias
 			end = skipValue(s, vs, limit-1)
 		} else {
 			end = f.scanMembers(k, s, vs, limit-1)
@@ -282,7 +305,7 @@ func (f *fields) scan(s string, i, limit int) int {
 		if f.record {
 			f.list = append(f.list, member{key: key, rawKey: rawKey, raw: s[vs:end]})
 		}
-		if k, ok := srcOf(key); ok && f.set&(1<<k) == 0 {
+		if k, ok := srcOf(key); ok { // a repeated key: the last one wins
 			f.raw[k] = s[vs:end]
 			f.set |= 1 << k
 		}

@@ -2,6 +2,8 @@ package spotify
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -130,7 +132,7 @@ func checkUTF8(t *testing.T, event string, outs ...[]byte) {
 // object or array holding invalid UTF-8 is copied raw into the result.
 func knownBug(event string) bool {
 	ev := gjson.Parse(event)
-	mid := firstMember(ev, "messageId")
+	mid := lastMember(ev, "messageId")
 	return ev.IsObject() && (mid.IsObject() || mid.IsArray()) && !utf8.ValidString(mid.Raw)
 }
 
@@ -160,7 +162,7 @@ func checkResult(t *testing.T, cfg *Config, event string, o *Outcome, res []byte
 	if hasCalls := checkResultStatus(t, cfg, o, r, res); !hasCalls {
 		return
 	}
-	checkResultCalls(t, cfg, o, r["calls"], res)
+	checkResultCalls(t, cfg, o, r["calls"], res, wantUID(event))
 }
 
 // Every later check reads the result's members by name, so decodeResult fails
@@ -200,7 +202,7 @@ func checkResultHead(t *testing.T, event string, r map[string]json.RawMessage, r
 	}
 	wantID := []byte("null")
 	if ev := gjson.Parse(event); ev.IsObject() {
-		if mid := firstMember(ev, "messageId"); present(mid) {
+		if mid := lastMember(ev, "messageId"); present(mid) {
 			wantID = []byte(mid.Raw)
 		}
 	}
@@ -262,7 +264,7 @@ func checkResultStatus(t *testing.T, cfg *Config, o *Outcome, r map[string]json.
 // the outcome's calls with known commands and object params, the alias call
 // first and alone in carrying no beacon, a view call alone, and every beacon
 // matching its call.
-func checkResultCalls(t *testing.T, cfg *Config, o *Outcome, rawCalls json.RawMessage, res []byte) {
+func checkResultCalls(t *testing.T, cfg *Config, o *Outcome, rawCalls json.RawMessage, res []byte, uid string) {
 	t.Helper()
 	var calls []struct {
 		Command string          `json:"command"`
@@ -296,13 +298,30 @@ func checkResultCalls(t *testing.T, cfg *Config, o *Outcome, rawCalls json.RawMe
 			t.Fatalf("call %d (%s): beacon present=%v", i, c.Command, c.Beacon != nil)
 		}
 		if c.Beacon != nil {
-			checkBeacon(t, cfg, cmd, c.Params, *c.Beacon, alias, hasAlias)
+			checkBeacon(t, cfg, cmd, c.Params, *c.Beacon, uid, alias, hasAlias)
 		}
 	}
 }
 
+// wantUID is the beacon's uid for an event, worked out apart from the
+// engine: the SHA-256 hex of context.sessionId when it is a non-empty
+// string or a non-zero number (its JSON text); "" for none.
+func wantUID(event string) string {
+	v := gjson.Parse(Canonical(event)).Get("context.sessionId")
+	text := v.Str
+	switch {
+	case v.Type == gjson.String && v.Str != "":
+	case v.Type == gjson.Number && strings.ContainsAny(strings.SplitN(strings.ToLower(v.Raw), "e", 2)[0], "123456789"):
+		text = v.Raw
+	default:
+		return ""
+	}
+	sum := sha256.Sum256([]byte(text))
+	return hex.EncodeToString(sum[:])
+}
+
 // checkBeacon checks a beacon URL against its call (SPEC 5, image pixel form).
-func checkBeacon(t *testing.T, cfg *Config, cmd Command, params []byte, beacon, alias string, hasAlias bool) {
+func checkBeacon(t *testing.T, cfg *Config, cmd Command, params []byte, beacon, uid, alias string, hasAlias bool) {
 	t.Helper()
 	if !strings.HasPrefix(beacon, DefaultBeaconURL+"?") {
 		t.Fatalf("beacon %q does not start with %s?", beacon, DefaultBeaconURL)
@@ -326,6 +345,9 @@ func checkBeacon(t *testing.T, cfg *Config, cmd Command, params []byte, beacon, 
 			}
 		}
 	}
+	if uid != "" {
+		want.Set("uid", uid)
+	}
 	if hasAlias {
 		want.Set("alias", alias)
 	}
@@ -337,20 +359,6 @@ func checkBeacon(t *testing.T, cfg *Config, cmd Command, params []byte, beacon, 
 			t.Fatalf("beacon %q: %s=%q, want %q (params %s)", beacon, k, q[k], v[0], params)
 		}
 	}
-}
-
-// firstMember returns the first member named key of obj (after unescaping
-// the key), as the engine reads a repeated key.
-func firstMember(obj gjson.Result, key string) gjson.Result {
-	var m gjson.Result
-	obj.ForEach(func(k, v gjson.Result) bool {
-		if k.Str == key {
-			m = v
-			return false
-		}
-		return true
-	})
-	return m
 }
 
 // decodeNumbers decodes JSON keeping number text (1.50 stays 1.50); invalid

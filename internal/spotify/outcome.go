@@ -6,6 +6,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
+
+	"spotifypixel/internal/hash"
 )
 
 // Status is an event's outcome as RudderStack's transformer reports it.
@@ -79,6 +81,22 @@ type Outcome struct {
 	buf       []byte
 	alias     [64]byte
 	hasAlias  bool
+	session   string   // context.sessionId as text, "" when it is no id
+	uid       [64]byte // its SHA-256 hex, made when a beacon first needs it
+	hasUID    bool
+}
+
+// sessionUID returns the hashed session id that beacons carry as uid
+// (BEHAVIOUR.md §5), hashing it once per event.
+func (o *Outcome) sessionUID() ([]byte, bool) {
+	if o.session == "" {
+		return nil, false
+	}
+	if !o.hasUID {
+		hash.AppendSHA256Hex(o.uid[:0], o.session)
+		o.hasUID = true
+	}
+	return o.uid[:], true
 }
 
 func (o *Outcome) reset() {
@@ -95,13 +113,17 @@ func (o *Outcome) Params(i int) []byte { c := &o.Calls[i]; return o.buf[c.start:
 func (o *Outcome) AliasID() (string, bool) { return string(o.alias[:]), o.hasAlias }
 
 // BeaconParams calls fn for each image-pixel query parameter of call i after
-// key and a, in SPEC 5's order: value, currency, order_id, discount_code, alias.
+// key and a, in BEHAVIOUR.md §5's order: value, currency, order_id,
+// discount_code, type, uid, alias.
 func (o *Outcome) BeaconParams(i int, fn func(name string, v gjson.Result)) {
 	c := &o.Calls[i]
 	for b, raw := range c.beacon {
 		if presentRaw(raw) {
 			fn(beaconNames[b], value(raw))
 		}
+	}
+	if uid, ok := o.sessionUID(); ok {
+		fn("uid", gjson.Result{Type: gjson.String, Str: string(uid)})
 	}
 	if o.hasAlias {
 		fn("alias", gjson.Result{Type: gjson.String, Str: string(o.alias[:])})
@@ -141,6 +163,10 @@ func (o *Outcome) appendBeaconTail(dst []byte, i int) []byte {
 			dst = appendQueryEscape(dst, raw)
 		}
 	}
+	if uid, ok := o.sessionUID(); ok {
+		dst = append(dst, "&uid="...)
+		dst = append(dst, uid...)
+	}
 	if o.hasAlias {
 		dst = append(dst, "&alias="...)
 		dst = append(dst, o.alias[:]...)
@@ -157,9 +183,9 @@ func (t *Transformer) appendResult(dst []byte, index int, o *Outcome) []byte {
 	case !present(o.MessageID):
 		dst = append(dst, "null"...)
 	case !t.utf8OK && !utf8.ValidString(o.MessageID.Raw):
-		dst = AppendValidUTF8(dst, o.MessageID.Raw)
+		dst = AppendValidUTF8(dst, canonical(o.MessageID.Raw))
 	default:
-		dst = append(dst, o.MessageID.Raw...)
+		dst = append(dst, canonical(o.MessageID.Raw)...)
 	}
 	dst = append(dst, `,"status":"`...)
 	dst = append(dst, o.Status.String()...)

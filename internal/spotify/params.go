@@ -12,10 +12,13 @@ const (
 	beaconCurrency
 	beaconOrderID
 	beaconDiscountCode
+	beaconType
 	numBeacon
 )
 
-var beaconNames = [numBeacon]string{"value", "currency", "order_id", "discount_code"}
+// beaconNames are the beacon parameters copied from a call's params, in the
+// order BEHAVIOUR.md §5 gives (uid and alias follow them).
+var beaconNames = [numBeacon]string{"value", "currency", "order_id", "discount_code", "type"}
 
 // beaconSlot returns the beacon slot of a view param, or -1.
 func beaconSlot(key string) int {
@@ -28,6 +31,8 @@ func beaconSlot(key string) int {
 		return beaconOrderID
 	case "discount_code":
 		return beaconDiscountCode
+	case "type":
+		return beaconType
 	}
 	return -1
 }
@@ -93,6 +98,7 @@ func (t *Transformer) appendMap(dst []byte, m []param, props, elem *fields, call
 				continue
 			}
 		}
+		raw = canonical(raw) // an object or array copied whole repeats no key
 		dst = appendMember(dst, pr.key, raw)
 		if call != nil && pr.beacon >= 0 {
 			call.beacon[pr.beacon] = raw
@@ -116,7 +122,7 @@ func appendMember(dst []byte, key, raw string) []byte {
 func (t *Transformer) appendLineItems(dst []byte, key string) []byte {
 	props := &t.props
 	if li := props.get(sLineItems); li.IsArray() {
-		return appendMember(dst, key, li.Raw)
+		return appendMember(dst, key, canonical(li.Raw))
 	}
 	dst = appendMember(dst, key, "[")
 	if products := props.get(sProducts); products.IsArray() {

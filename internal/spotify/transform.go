@@ -166,6 +166,7 @@ func (t *Transformer) decide(o *Outcome, event string) *Outcome {
 	if !t.consentAllow(o) {
 		return o
 	}
+	o.session, _ = idText(top.get(tSessionID))
 	switch o.Kind {
 	case KindTrack:
 		t.track(o)
@@ -237,15 +238,13 @@ func (t *Transformer) integrationsAllow(o *Outcome, integ gjson.Result) bool {
 	}
 	var all gjson.Result
 	var dest [len(destinationKeys)]gjson.Result
-	eachMember(integ.Raw, func(k, _, raw string) bool {
+	eachMember(integ.Raw, func(k, _, raw string) bool { // a repeated key: the last one wins
 		if k == "All" {
-			if !all.Exists() {
-				all = value(raw)
-			}
+			all = value(raw)
 			return true
 		}
 		for i, name := range destinationKeys {
-			if k == name && !dest[i].Exists() {
+			if k == name {
 				dest[i] = value(raw)
 			}
 		}
@@ -372,19 +371,25 @@ func (t *Transformer) computeAlias(o *Outcome) {
 	top := &t.top
 	top.lookInside(tTraits)
 	for _, v := range [3]gjson.Result{top.get(tUserID), top.get(tTraitsUserID), top.get(tTraitsID)} {
-		var s string
-		switch {
-		case isNonEmptyString(v):
-			s = v.Str
-		case v.Type == gjson.Number && !isZeroNumber(v.Raw):
-			s = v.Raw
-		default:
-			continue
+		if s, ok := idText(v); ok {
+			hash.AppendSHA256Hex(o.alias[:0], s)
+			o.hasAlias = true
+			return
 		}
-		hash.AppendSHA256Hex(o.alias[:0], s)
-		o.hasAlias = true
-		return
 	}
+}
+
+// idText returns the text of an id that is hashed (the alias's external id,
+// the beacon's session id): a non-empty string, or a non-zero number as its
+// JSON text; anything else is no id.
+func idText(v gjson.Result) (string, bool) {
+	switch {
+	case isNonEmptyString(v):
+		return v.Str, true
+	case v.Type == gjson.Number && !isZeroNumber(v.Raw):
+		return v.Raw, true
+	}
+	return "", false
 }
 
 // page builds the view call of a page event (SPEC 4.3).
@@ -415,10 +420,11 @@ func (t *Transformer) page(o *Outcome) {
 		if m.raw == "" || m.raw == "null" {
 			continue
 		}
+		raw := canonical(m.raw) // an object or array copied whole repeats no key
 		o.buf = appendMember(o.buf, m.rawKey, ":")
-		o.buf = append(o.buf, m.raw...)
+		o.buf = append(o.buf, raw...)
 		if b := beaconSlot(m.key); b >= 0 {
-			c.beacon[b] = m.raw
+			c.beacon[b] = raw
 		}
 	}
 	o.buf = appendEventID(o.buf, id, -1)

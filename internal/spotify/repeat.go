@@ -1,0 +1,245 @@
+package spotify
+
+import (
+	"strings"
+
+	"github.com/tidwall/gjson"
+)
+
+// Objects that repeat a key are read as JavaScript's JSON.parse reads them
+// (BEHAVIOUR.md §2.1): the last occurrence's value wins, at the place of the
+// first occurrence. The event walk gets this by letting a later member
+// overwrite its slot; text that the engine copies whole into its output (an
+// object or array value) is rewritten here so that no output object repeats
+// a key. Both functions take text already checked as JSON.
+
+// smallObject is how many keys an object may have before repeats are found
+// with a map instead of by comparing each key with those before it.
+const smallObject = 16
+
+// hasRepeatedKeys reports whether any object within the JSON value raw
+// repeats a key (compared unescaped, so "a" and "\u0061" are the same key).
+// It reads each byte once, however deep the value nests.
+func hasRepeatedKeys(raw string) bool {
+	if raw == "" || (raw[0] != '{' && raw[0] != '[') {
+		return false
+	}
+	_, repeated := scanRepeats(raw, 0)
+	return repeated
+}
+
+// scanRepeats walks the value at s[i] and returns the index just past it and
+// whether an object within it repeats a key (the walk stops at the first).
+func scanRepeats(s string, i int) (int, bool) {
+	switch s[i] {
+	case '{':
+		var small [smallObject]string
+		keys := small[:0]
+		var seen map[string]struct{}
+		repeated := false
+		end := members(s, i, noLimit, func(key, _ string, vs int) int {
+			if seen == nil {
+				for _, k := range keys {
+					repeated = repeated || k == key
+				}
+				if keys = append(keys, key); len(keys) > smallObject {
+					seen = make(map[string]struct{}, 2*len(keys))
+					for _, k := range keys {
+						seen[k] = struct{}{}
+					}
+				}
+			} else {
+				_, repeated = seen[key]
+				seen[key] = struct{}{}
+			}
+			ve, inner := scanRepeats(s, vs)
+			if repeated = repeated || inner; repeated {
+				return -1
+			}
+			return ve
+		})
+		return end, repeated
+	case '[':
+		repeated := false
+		end := elements(s, i, func(at int) int {
+			ve, inner := scanRepeats(s, at)
+			if repeated = inner; repeated {
+				return -1
+			}
+			return ve
+		})
+		return end, repeated
+	}
+	return skipValue(s, i, noLimit), false
+}
+
+// canonical returns raw with every repeated key given once, or raw itself
+// when no object within it repeats a key (the common case: no copy).
+func canonical(raw string) string {
+	if !hasRepeatedKeys(raw) {
+		return raw
+	}
+	return string(appendCanonical(make([]byte, 0, len(raw)), raw))
+}
+
+// Canonical returns the JSON text s with every object's repeated keys given
+// once, as JSON.parse reads them, so that a front which reads a body with
+// gjson (where the first occurrence wins) reads what rudder-server and
+// rudder-transformer read; s itself when nothing repeats. s must be checked
+// JSON.
+func Canonical(s string) string {
+	i := skipWS(s, 0)
+	if i >= len(s) || !hasRepeatedKeys(s[i:]) {
+		return s
+	}
+	return string(appendCanonical(make([]byte, 0, len(s)), s[i:]))
+}
+
+// appendCanonical appends the checked JSON value raw with each object's
+// members in the order of their keys' first occurrences, each with its last
+// value. The end of every array and object is found first, in one pass, so
+// that the rewrite too reads each byte a bounded number of times.
+func appendCanonical(dst []byte, raw string) []byte {
+	c := canonicalizer{s: raw, ends: containerEnds(raw)}
+	return c.append(dst, 0)
+}
+
+// span is where one array or object stands in a text.
+type span struct{ start, end int }
+
+// containerEnds lists every array and object of the checked JSON text s in
+// the order in which they open, with the index just past each.
+func containerEnds(s string) []span {
+	var list []span
+	var open []int // indexes into list of the containers not yet closed
+	for i := 0; i < len(s); {
+		switch s[i] {
+		case '"':
+			i = skipString(s, i)
+			continue
+		case '{', '[':
+			open = append(open, len(list))
+			list = append(list, span{start: i})
+		case '}', ']':
+			if n := len(open); n > 0 {
+				list[open[n-1]].end = i + 1
+				open = open[:n-1]
+			}
+		}
+		i++
+	}
+	return list
+}
+
+// canonicalizer rewrites one text with the ends of its containers at hand.
+type canonicalizer struct {
+	s    string
+	ends []span
+}
+
+// end returns the index just past the value at s[i].
+func (c *canonicalizer) end(i int) int {
+	if b := c.s[i]; b != '{' && b != '[' {
+		return skipValue(c.s, i, noLimit)
+	}
+	lo, hi := 0, len(c.ends)
+	for lo < hi {
+		if m := int(uint(lo+hi) >> 1); c.ends[m].start < i {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return c.ends[lo].end
+}
+
+// canonMember is one member of an object being rewritten.
+type canonMember struct {
+	key, rawKey string
+	vs          int // where the value starts
+	last        int // index of the member holding this key's last value, -1: itself
+	repeat      bool
+}
+
+func (c *canonicalizer) append(dst []byte, i int) []byte {
+	s := c.s
+	switch s[i] {
+	case '[':
+		dst = append(dst, '[')
+		n := 0
+		elements(s, i, func(at int) int {
+			if n > 0 {
+				dst = append(dst, ',')
+			}
+			n++
+			dst = c.append(dst, at)
+			return c.end(at)
+		})
+		return append(dst, ']')
+	case '{':
+		return c.appendObject(dst, i)
+	}
+	return append(dst, s[i:c.end(i)]...)
+}
+
+func (c *canonicalizer) appendObject(dst []byte, i int) []byte {
+	var list []canonMember
+	first := map[string]int{}
+	members(c.s, i, noLimit, func(key, rawKey string, vs int) int {
+		m := canonMember{key: key, rawKey: rawKey, vs: vs, last: -1}
+		if f, ok := first[key]; ok {
+			list[f].last, m.repeat = len(list), true
+		} else {
+			first[key] = len(list)
+		}
+		list = append(list, m)
+		return c.end(vs)
+	})
+	dst = append(dst, '{')
+	n := 0
+	for _, m := range list {
+		if m.repeat {
+			continue
+		}
+		vs := m.vs
+		if m.last >= 0 {
+			vs = list[m.last].vs
+		}
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		n++
+		dst = append(dst, m.rawKey...)
+		dst = append(dst, ':')
+		dst = c.append(dst, vs)
+	}
+	return append(dst, '}')
+}
+
+// lastMember returns the value of obj's last member named key (JSON.parse's
+// reading of a repeated key), or an empty Result when obj is not an object
+// or has no such member.
+func lastMember(obj gjson.Result, key string) gjson.Result {
+	var v gjson.Result
+	if !obj.IsObject() {
+		return v
+	}
+	eachMember(obj.Raw, func(k, _, raw string) bool {
+		if k == key {
+			v = value(raw)
+		}
+		return true
+	})
+	return v
+}
+
+// lastAt reads a dotted path of keys from v, the last member with a key
+// winning at each level, as the event walk reads an event.
+func lastAt(v gjson.Result, path string) gjson.Result {
+	for key := range strings.SplitSeq(path, ".") {
+		if v = lastMember(v, key); !v.Exists() {
+			return gjson.Result{}
+		}
+	}
+	return v
+}
