@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -35,6 +36,8 @@ type serveConfig struct {
 	MetricsListen     string
 	Destinations      string
 	AuthToken         string
+	AuthTokenFile     string
+	TokenInArgs       bool // the token was given with -auth-token, which ps shows
 	MaxBodyBytes      int64
 	MaxBatchEvents    int
 	ShutdownGrace     time.Duration
@@ -62,6 +65,7 @@ var serveEnv = map[string]string{
 	"metrics-listen":       "TRANSFORMER_METRICS_LISTEN",
 	"destinations":         "TRANSFORMER_DESTINATIONS",
 	"auth-token":           "TRANSFORMER_AUTH_TOKEN",
+	"auth-token-file":      "TRANSFORMER_AUTH_TOKEN_FILE",
 	"max-body-bytes":       "TRANSFORMER_MAX_BODY_BYTES",
 	"max-batch-events":     "TRANSFORMER_MAX_BATCH_EVENTS",
 	"shutdown-grace":       "TRANSFORMER_SHUTDOWN_GRACE",
@@ -89,7 +93,8 @@ func parseServeConfig(args []string, getenv func(string) string, out io.Writer) 
 	fs.StringVar(&c.Listen, "listen", ":8080", "address of the HTTP listener")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", "", "separate address for /metrics (empty: /metrics on the main listener)")
 	fs.StringVar(&c.Destinations, "destinations", "", "destinations file, JSON or YAML: id → {Config} (empty: the embedded demo destination)")
-	fs.StringVar(&c.AuthToken, "auth-token", "", "bearer token required on /transform (empty: no auth)")
+	fs.StringVar(&c.AuthToken, "auth-token", "", "bearer token required on /transform (empty: no auth); ps shows it, prefer TRANSFORMER_AUTH_TOKEN or -auth-token-file")
+	fs.StringVar(&c.AuthTokenFile, "auth-token-file", "", "file holding the bearer token (trailing line breaks dropped); instead of -auth-token")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 10<<20, "largest request body accepted, in bytes")
 	fs.IntVar(&c.MaxBatchEvents, "max-batch-events", 10000, "most events accepted in one batch")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", 20*time.Second, "how long in-flight requests may run after SIGTERM")
@@ -115,7 +120,32 @@ func parseServeConfig(args []string, getenv func(string) string, out io.Writer) 
 	if fs.NArg() > 0 {
 		return c, usageError{fmt.Errorf("serve takes no arguments, got %q", fs.Args())}
 	}
-	return c, c.validate()
+	c.TokenInArgs = c.AuthToken != "" && c.AuthToken != getenv(serveEnv["auth-token"])
+	if err := c.validate(); err != nil {
+		return c, err
+	}
+	return c, c.readTokenFile()
+}
+
+// readTokenFile sets the token from -auth-token-file, so that the secret
+// never has to be on the command line; an empty file is an error, since it
+// would silently turn auth off.
+func (c *serveConfig) readTokenFile() error {
+	if c.AuthTokenFile == "" {
+		return nil
+	}
+	if c.AuthToken != "" {
+		return usageError{errors.New("-auth-token and -auth-token-file are both set; give the token once")}
+	}
+	b, err := os.ReadFile(c.AuthTokenFile)
+	if err != nil {
+		return fmt.Errorf("reading -auth-token-file: %w", err)
+	}
+	c.AuthToken = strings.TrimRight(string(b), "\r\n")
+	if c.AuthToken == "" {
+		return fmt.Errorf("-auth-token-file %s is empty", c.AuthTokenFile)
+	}
+	return nil
 }
 
 func (c serveConfig) validate() error {
@@ -186,6 +216,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	log := newLogger(cfg, stdout)
 	defer log.Sync()
+	if cfg.TokenInArgs {
+		log.Warn("the auth token was given with -auth-token, which any local user can read in ps; use TRANSFORMER_AUTH_TOKEN or -auth-token-file")
+	}
 
 	store, err := destinations.NewStore(cfg.Destinations)
 	if err != nil {
@@ -268,8 +301,14 @@ func observeConfig(m *metrics.Metrics, set *destinations.Set) {
 // the new generation observed.
 func reporter(store *destinations.Store, m *metrics.Metrics, log *zap.Logger) func(how string, err error) {
 	return func(how string, err error) {
+		if how == "file" && destinations.IsBeingWritten(err) {
+			log.Info("config reload deferred: the destinations file is open for writing; retrying until it is closed", zap.String("trigger", how))
+			return
+		}
 		if err != nil {
+			// Destination errors name keys and lines, never values (no token).
 			m.ConfigReloads.WithLabelValues("failure").Inc()
+			m.ConfigReloadFailures.Inc()
 			log.Error("config reload failed; keeping the last good config", zap.String("trigger", how), zap.Error(err))
 			return
 		}
@@ -363,10 +402,40 @@ func metricsMux(cfg serveConfig, h http.Handler) http.Handler {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/cmdline", cmdline(os.Args))
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.Handle("/", h)
 	return mux
+}
+
+// cmdline answers /debug/pprof/cmdline as net/http/pprof does, with the
+// value of -auth-token replaced, so that a profile never carries the token.
+func cmdline(args []string) http.HandlerFunc {
+	body := strings.Join(redactArgs(args), "\x00")
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, body)
+	}
+}
+
+// redactArgs copies args with the value of every -auth-token (any spelling:
+// -auth-token v, --auth-token v, -auth-token=v) replaced by "[redacted]".
+func redactArgs(args []string) []string {
+	out := make([]string, len(args))
+	copy(out, args)
+	for i, a := range out {
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "auth-token" {
+			continue
+		}
+		if hasValue {
+			out[i] = a[:strings.Index(a, "=")+1] + "[redacted]"
+		} else if i+1 < len(out) {
+			out[i+1] = "[redacted]"
+		}
+	}
+	return out
 }

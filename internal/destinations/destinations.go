@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 
 	"github.com/tidwall/gjson"
@@ -60,15 +59,23 @@ func (s *Set) IDs() []string {
 // Len is the number of destinations.
 func (s *Set) Len() int { return len(s.byID) }
 
+// errBeingWritten is the reason a file some process holds open for writing
+// is not read: it may be half-written.
+var errBeingWritten = apperr.New(apperr.Unavailable, "the file is open for writing by a process, so it may be half-written")
+
+// IsBeingWritten reports whether err is a load refused because a process
+// still held the file open for writing, which a later attempt may pass.
+func IsBeingWritten(err error) bool { return errors.Is(err, errBeingWritten) }
+
 // Load reads and validates the destinations file at path; an empty path
 // gives the embedded demo destination.
 func Load(path string) (*Set, error) {
 	if path == "" {
 		return Parse(demoFile, "embedded")
 	}
-	data, err := os.ReadFile(path)
+	data, err := readWhole(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading destinations file: %w", err)
+		return nil, fmt.Errorf("reading destinations file %s: %w", path, err)
 	}
 	return Parse(data, path)
 }
@@ -133,11 +140,15 @@ func decodeJSON(data []byte) (map[string][]byte, error) {
 }
 
 // decodeYAML reads a YAML destinations document, each Config re-encoded as
-// JSON for the engine.
+// JSON for the engine; its errors name lines and keys, never values.
 func decodeYAML(data []byte) (map[string][]byte, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, yamlError(nil, err)
+	}
 	var doc map[string]any
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, err
+	if err := root.Decode(&doc); err != nil {
+		return nil, yamlError(&root, err)
 	}
 	configs := make(map[string][]byte, len(doc))
 	for id, v := range doc {
@@ -145,7 +156,8 @@ func decodeYAML(data []byte) (map[string][]byte, error) {
 		if entry, ok := v.(map[string]any); ok {
 			raw, err := json.Marshal(entry["Config"])
 			if err != nil {
-				return nil, fmt.Errorf("destination %q: encoding Config: %w", id, err)
+				// json's message may hold a value (an unsupported number).
+				return nil, fmt.Errorf("destination %q: Config cannot be written as JSON", id)
 			}
 			configs[id] = raw
 		}

@@ -52,7 +52,10 @@ func (s *Store) Reload() error {
 // Watch reloads the file when it changes until ctx ends, calling onReload
 // with each reload's result. It watches the file's directory, so editors that
 // replace the file and Kubernetes ConfigMap symlink swaps are both seen.
-// Bursts of events within settle are coalesced into one reload.
+// Bursts of events within settle are coalesced into one reload. A file that
+// a process still holds open for writing is not read (onReload gets an error
+// for which IsBeingWritten is true, once) and is tried again every settle
+// until the writer closes it.
 func (s *Store) Watch(ctx context.Context, settle time.Duration, onReload func(error)) error {
 	if s.path == "" {
 		return nil
@@ -69,6 +72,7 @@ func (s *Store) Watch(ctx context.Context, settle time.Duration, onReload func(e
 	target := filepath.Clean(s.path)
 	var timer *time.Timer
 	var fire <-chan time.Time
+	deferred := false // the last attempt found the file open for writing
 	for {
 		select {
 		case <-ctx.Done():
@@ -92,7 +96,18 @@ func (s *Store) Watch(ctx context.Context, settle time.Duration, onReload func(e
 			fire = timer.C
 		case <-fire:
 			fire = nil
-			onReload(s.Reload())
+			err := s.Reload()
+			if IsBeingWritten(err) {
+				// No event marks the writer's close: try again after settle,
+				// reporting the deferral once per burst.
+				timer.Reset(settle)
+				fire = timer.C
+				if deferred {
+					continue
+				}
+			}
+			deferred = IsBeingWritten(err)
+			onReload(err)
 		case err, ok := <-w.Errors:
 			if !ok {
 				return nil

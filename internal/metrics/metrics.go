@@ -15,17 +15,20 @@ const namespace = "spotify_transformer"
 
 // Metrics are the service's collectors.
 type Metrics struct {
-	Requests        *prometheus.CounterVec
-	Duration        *prometheus.HistogramVec
-	InFlight        prometheus.Gauge
-	Rejected        *prometheus.CounterVec // requests refused before they started, by reason
-	Events          *prometheus.CounterVec
-	Calls           *prometheus.CounterVec
-	BatchSize       prometheus.Histogram
-	ConfigReloads   *prometheus.CounterVec
-	ConfigInfo      *prometheus.GaugeVec
-	Destinations    prometheus.Gauge
-	ConfigTimestamp prometheus.Gauge
+	Requests      *prometheus.CounterVec
+	Duration      *prometheus.HistogramVec
+	InFlight      prometheus.Gauge
+	Rejected      *prometheus.CounterVec // requests refused before they started, by reason
+	Events        *prometheus.CounterVec
+	Calls         *prometheus.CounterVec
+	BatchSize     prometheus.Histogram
+	ConfigReloads *prometheus.CounterVec
+	// ConfigReloadFailures counts reloads that kept the last good config, so
+	// that an alert needs no label matching.
+	ConfigReloadFailures prometheus.Counter
+	ConfigInfo           *prometheus.GaugeVec
+	Destinations         prometheus.Gauge
+	ConfigTimestamp      prometheus.Gauge
 
 	// Sidecar mode: requests passed to the upstream rudder-transformer.
 	ProxyRequests  *prometheus.CounterVec
@@ -104,6 +107,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Help: "Requests refused before they started (503 with Retry-After), by reason (in_flight_limit).",
 	}, []string{"reason"})
 	reg.MustRegister(m.Rejected)
+	m.ConfigReloadFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: namespace, Name: "config_reload_failures_total",
+		Help: "Destinations file reloads that failed and kept the last good configuration.",
+	})
+	reg.MustRegister(m.ConfigReloadFailures)
 	m.Rejected.WithLabelValues("in_flight_limit")
 	return m
 }
