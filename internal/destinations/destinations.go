@@ -132,7 +132,8 @@ func decodeJSON(data []byte) (map[string][]byte, error) {
 		}
 		configs[k.Str] = nil
 		if v.IsObject() {
-			configs[k.Str] = []byte(cmp.Or(v.Get("Config").Raw, "null"))
+			// A repeated Config key: the last wins, as JSON.parse reads it.
+			configs[k.Str] = []byte(cmp.Or(gjson.Get(spotify.Canonical(v.Raw), "Config").Raw, "null"))
 		}
 		return true
 	})

@@ -33,27 +33,11 @@ func hasRepeatedKeys(raw string) bool {
 func scanRepeats(s string, i int) (int, bool) {
 	switch s[i] {
 	case '{':
-		var small [smallObject]string
-		keys := small[:0]
-		var seen map[string]struct{}
+		var keys keySet
 		repeated := false
 		end := members(s, i, noLimit, func(key, _ string, vs int) int {
-			if seen == nil {
-				for _, k := range keys {
-					repeated = repeated || k == key
-				}
-				if keys = append(keys, key); len(keys) > smallObject {
-					seen = make(map[string]struct{}, 2*len(keys))
-					for _, k := range keys {
-						seen[k] = struct{}{}
-					}
-				}
-			} else {
-				_, repeated = seen[key]
-				seen[key] = struct{}{}
-			}
 			ve, inner := scanRepeats(s, vs)
-			if repeated = repeated || inner; repeated {
+			if repeated = keys.add(key) || inner; repeated {
 				return -1
 			}
 			return ve
@@ -71,6 +55,39 @@ func scanRepeats(s string, i int) (int, bool) {
 		return end, repeated
 	}
 	return skipValue(s, i, noLimit), false
+}
+
+// keySet holds the keys of one object seen so far: a few in an array
+// compared in turn, more in a map.
+type keySet struct {
+	small [smallObject]string
+	n     int
+	large map[string]struct{}
+}
+
+// add adds key and reports whether the object had it already.
+func (k *keySet) add(key string) bool {
+	if k.large != nil {
+		_, seen := k.large[key]
+		k.large[key] = struct{}{}
+		return seen
+	}
+	for _, x := range k.small[:k.n] {
+		if x == key {
+			return true
+		}
+	}
+	if k.n < smallObject {
+		k.small[k.n] = key
+		k.n++
+		return false
+	}
+	k.large = make(map[string]struct{}, 4*smallObject)
+	for _, x := range k.small {
+		k.large[x] = struct{}{}
+	}
+	k.large[key] = struct{}{}
+	return false
 }
 
 // canonical returns raw with every repeated key given once, or raw itself
@@ -97,44 +114,69 @@ func Canonical(s string) string {
 
 // appendCanonical appends the checked JSON value raw with each object's
 // members in the order of their keys' first occurrences, each with its last
-// value. The end of every array and object is found first, in one pass, so
-// that the rewrite too reads each byte a bounded number of times.
+// value. Arrays and objects in which no key repeats are copied as written.
+// Every array and object is first indexed in one pass (where it ends,
+// whether a key repeats within it), so that the rewrite too reads each byte
+// a bounded number of times, however deep the value nests.
 func appendCanonical(dst []byte, raw string) []byte {
-	c := canonicalizer{s: raw, ends: containerEnds(raw)}
+	c := canonicalizer{s: raw}
+	c.index(0)
 	return c.append(dst, 0)
 }
 
-// span is where one array or object stands in a text.
-type span struct{ start, end int }
-
-// containerEnds lists every array and object of the checked JSON text s in
-// the order in which they open, with the index just past each.
-func containerEnds(s string) []span {
-	var list []span
-	var open []int // indexes into list of the containers not yet closed
-	for i := 0; i < len(s); {
-		switch s[i] {
-		case '"':
-			i = skipString(s, i)
-			continue
-		case '{', '[':
-			open = append(open, len(list))
-			list = append(list, span{start: i})
-		case '}', ']':
-			if n := len(open); n > 0 {
-				list[open[n-1]].end = i + 1
-				open = open[:n-1]
-			}
-		}
-		i++
-	}
-	return list
+// span is where one array or object stands in a text, and whether a key
+// repeats within it.
+type span struct {
+	start, end int
+	repeats    bool
 }
 
-// canonicalizer rewrites one text with the ends of its containers at hand.
+// canonicalizer rewrites one text with its containers indexed.
 type canonicalizer struct {
-	s    string
-	ends []span
+	s     string
+	spans []span // every array and object, in the order in which they open
+}
+
+// index walks the value at s[i], adding its arrays and objects to spans,
+// and returns the index just past it and whether a key repeats within it.
+func (c *canonicalizer) index(i int) (int, bool) {
+	s := c.s
+	if s[i] != '{' && s[i] != '[' {
+		return skipValue(s, i, noLimit), false
+	}
+	at := len(c.spans)
+	c.spans = append(c.spans, span{start: i})
+	repeated := false
+	var end int
+	if s[i] == '{' {
+		var keys keySet
+		end = members(s, i, noLimit, func(key, _ string, vs int) int {
+			ve, inner := c.index(vs)
+			repeated = keys.add(key) || inner || repeated
+			return ve
+		})
+	} else {
+		end = elements(s, i, func(at int) int {
+			ve, inner := c.index(at)
+			repeated = repeated || inner
+			return ve
+		})
+	}
+	c.spans[at].end, c.spans[at].repeats = end, repeated
+	return end, repeated
+}
+
+// container returns the span of the array or object that opens at s[i].
+func (c *canonicalizer) container(i int) span {
+	lo, hi := 0, len(c.spans)
+	for lo < hi {
+		if m := int(uint(lo+hi) >> 1); c.spans[m].start < i {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return c.spans[lo]
 }
 
 // end returns the index just past the value at s[i].
@@ -142,15 +184,7 @@ func (c *canonicalizer) end(i int) int {
 	if b := c.s[i]; b != '{' && b != '[' {
 		return skipValue(c.s, i, noLimit)
 	}
-	lo, hi := 0, len(c.ends)
-	for lo < hi {
-		if m := int(uint(lo+hi) >> 1); c.ends[m].start < i {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	return c.ends[lo].end
+	return c.container(i).end
 }
 
 // canonMember is one member of an object being rewritten.
@@ -163,6 +197,11 @@ type canonMember struct {
 
 func (c *canonicalizer) append(dst []byte, i int) []byte {
 	s := c.s
+	if b := s[i]; b == '{' || b == '[' {
+		if sp := c.container(i); !sp.repeats {
+			return append(dst, s[i:sp.end]...)
+		}
+	}
 	switch s[i] {
 	case '[':
 		dst = append(dst, '[')
