@@ -213,13 +213,26 @@ func scanScalar(s string, i int) (int, bool) {
 		end, _, ok := scanString(s, i)
 		return end, ok
 	case 't':
-		return i + 4, strings.HasPrefix(s[i:], "true")
+		return scanLiteral(s, i, "true")
 	case 'f':
-		return i + 5, strings.HasPrefix(s[i:], "false")
+		return scanLiteral(s, i, "false")
 	case 'n':
-		return i + 4, strings.HasPrefix(s[i:], "null")
+		return scanLiteral(s, i, "null")
 	}
 	return scanNumber(s, i)
+}
+
+// scanLiteral returns the index just past the literal lit at s[i] and
+// true, or the index of the first byte that differs from it and false.
+func scanLiteral(s string, i int, lit string) (int, bool) {
+	if strings.HasPrefix(s[i:], lit) {
+		return i + len(lit), true
+	}
+	n := 0
+	for i+n < len(s) && s[i+n] == lit[n] {
+		n++
+	}
+	return i + n, false
 }
 
 // scanValue returns the index just past the JSON value at s[i] (no leading
@@ -254,14 +267,14 @@ func scanNested(s string, i, limit int) (int, fault) {
 		if key { // an object key, its colon and the whitespace after it
 			key = false
 			if i >= len(s) || s[i] != '"' {
-				return len(s), faultSyntax
+				return min(i, len(s)), faultSyntax // no key where one must be
 			}
 			end, _, ok := scanString(s, i)
 			if !ok {
-				return len(s), faultSyntax
+				return end, faultSyntax
 			}
 			if end = skipWS(s, end); end >= len(s) || s[end] != ':' {
-				return len(s), faultSyntax
+				return end, faultSyntax // no colon after the key
 			}
 			if i = skipWS(s, end+1); i >= len(s) {
 				return i, faultSyntax
