@@ -39,6 +39,21 @@ func benchTransformer(tb testing.TB, rawConfig []byte) *Transformer {
 	return NewTransformer(cfg, Options{Beacons: true})
 }
 
+// BenchmarkTransformCalls is BenchmarkTransform without beacons: the
+// decisions and the calls alone, as an edge script that fires spdt asks.
+func BenchmarkTransformCalls(b *testing.B) {
+	_, batch, eventBytes := benchBatch(b)
+	tr := benchTransformer(b, corpus.Config())
+	tr.Reset(tr.Config(), Options{})
+	out, _ := tr.AppendResponse(nil, "bench", batch)
+	b.SetBytes(eventBytes)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		out, _ = tr.AppendResponse(out[:0], "bench", batch)
+	}
+}
+
 // heapBytes returns the process's cumulative bytes allocated on the heap.
 func heapBytes() uint64 {
 	var m runtime.MemStats

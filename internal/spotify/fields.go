@@ -59,6 +59,26 @@ func (f *topFields) get(k topKey) gjson.Result {
 
 func (f *topFields) has(k topKey) bool { return f.set&(1<<k) != 0 }
 
+// idAt is idText for member k, read from its raw text: a number is taken as
+// written without being parsed (a session id is usually a number).
+func (f *topFields) idAt(k topKey) string {
+	if !f.has(k) {
+		return ""
+	}
+	switch raw := f.raw[k]; {
+	case raw == "":
+	case raw[0] == '"':
+		if v := value(raw); v.Str != "" {
+			return v.Str
+		}
+	case raw[0] == '-' || raw[0]-'0' < 10:
+		if !isZeroNumber(raw) {
+			return raw
+		}
+	}
+	return ""
+}
+
 // put sets member k from its raw text; a later occurrence of a key
 // overwrites an earlier one.
 func (f *topFields) put(k topKey, raw string) {

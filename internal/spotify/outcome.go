@@ -84,6 +84,10 @@ type Outcome struct {
 	session   string   // context.sessionId as text, "" when it is no id
 	uid       [64]byte // its SHA-256 hex, made when a beacon first needs it
 	hasUID    bool
+	// The last session id hashed and its hash, kept from event to event:
+	// a batch often holds one visitor's session many times.
+	lastSession []byte
+	lastUID     [64]byte
 }
 
 // sessionUID returns the hashed session id that beacons carry as uid
@@ -93,14 +97,17 @@ func (o *Outcome) sessionUID() ([]byte, bool) {
 		return nil, false
 	}
 	if !o.hasUID {
-		hash.AppendSHA256Hex(o.uid[:0], o.session)
-		o.hasUID = true
+		if o.lastSession == nil || string(o.lastSession) != o.session {
+			hash.AppendSHA256Hex(o.lastUID[:0], o.session)
+			o.lastSession = append(o.lastSession[:0], o.session...)
+		}
+		o.uid, o.hasUID = o.lastUID, true
 	}
 	return o.uid[:], true
 }
 
 func (o *Outcome) reset() {
-	*o = Outcome{reason: o.reason[:0], buf: o.buf[:0], Calls: o.Calls[:0]}
+	*o = Outcome{reason: o.reason[:0], buf: o.buf[:0], Calls: o.Calls[:0], lastSession: o.lastSession, lastUID: o.lastUID}
 }
 
 // Reason returns why the event was filtered or failed.

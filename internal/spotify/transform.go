@@ -166,7 +166,7 @@ func (t *Transformer) decide(o *Outcome, event string) *Outcome {
 	if !t.consentAllow(o) {
 		return o
 	}
-	o.session, _ = idText(top.get(tSessionID))
+	o.session = top.idAt(tSessionID)
 	switch o.Kind {
 	case KindTrack:
 		t.track(o)
