@@ -112,24 +112,34 @@ func instrument(m *metrics.Metrics, log *zap.Logger) func(http.Handler) http.Han
 			m.InFlight.Inc()
 			defer m.InFlight.Dec()
 			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			// Counting and logging run in a defer so that a request that
+			// ends in a panic (http.ErrAbortHandler when an upstream dies
+			// mid-body or the client goes away) is still counted and
+			// logged exactly once; the panic then goes on to net/http.
+			defer func() {
+				rec := recover()
+				status := ww.Status()
+				if status == 0 {
+					status = http.StatusOK
+				}
+				route := "unmatched"
+				if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+					route = rc.RoutePattern()
+				}
+				elapsed := time.Since(start)
+				m.Requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Inc()
+				m.Duration.WithLabelValues(route).Observe(elapsed.Seconds())
+				logRequest(log, r, route, status, ww.BytesWritten(), elapsed, rec != nil)
+				if rec != nil {
+					panic(rec)
+				}
+			}()
 			next.ServeHTTP(ww, r)
-			status := ww.Status()
-			if status == 0 {
-				status = http.StatusOK
-			}
-			route := "unmatched"
-			if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
-				route = rc.RoutePattern()
-			}
-			elapsed := time.Since(start)
-			m.Requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Inc()
-			m.Duration.WithLabelValues(route).Observe(elapsed.Seconds())
-			logRequest(log, r, route, status, ww.BytesWritten(), elapsed)
 		})
 	}
 }
 
-func logRequest(log *zap.Logger, r *http.Request, route string, status, bytes int, elapsed time.Duration) {
+func logRequest(log *zap.Logger, r *http.Request, route string, status, bytes int, elapsed time.Duration, aborted bool) {
 	i := info(r)
 	fields := make([]zap.Field, 0, 12)
 	fields = append(fields,
@@ -146,7 +156,12 @@ func logRequest(log *zap.Logger, r *http.Request, route string, status, bytes in
 	if i.err != "" {
 		fields = append(fields, zap.String("error", i.err))
 	}
+	if aborted {
+		fields = append(fields, zap.Bool("aborted", true))
+	}
 	switch {
+	case aborted:
+		log.Warn("request", fields...) // cut short mid-response: the client saw a broken body
 	case status == http.StatusServiceUnavailable:
 		log.Warn("request", fields...) // over the in-flight limit, or draining: expected, not a bug
 	case status >= 500:
