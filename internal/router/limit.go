@@ -192,8 +192,8 @@ func (e *errTooDeep) Error() string {
 // catches). A JSON body fails to read (400); an NDJSON line that goes too
 // deep is cut at the limit, so it alone fails (as invalid JSON) and its
 // neighbours are unaffected. Bodies are scanned as they arrive, never
-// inflated: the routes that inflate gzip bodies, the RudderStack ones, are
-// exempt (needsNestingGuard) and check the inflated text themselves with the
+// inflated: the routes that inflate gzip bodies, the RudderStack ones and
+// /transform JSON, are exempt (needsNestingGuard) and check the inflated text themselves with the
 // engine's validator.
 func (l *limits) guardNesting(r *http.Request) {
 	r.Body = &depthBody{ReadCloser: r.Body, s: depthScanner{max: l.depth, lines: isNDJSON(r)}}
