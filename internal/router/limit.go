@@ -79,7 +79,7 @@ func (l *limits) middleware(next http.Handler) http.Handler {
 		}
 		if l.timeout > 0 && !isNDJSON(r) {
 			// NDJSON streams are exempt: they renew their own deadlines
-			// per line read and per flush (stream.go), so that silence is bounded, not length.
+			// per event line read and per flush (stream.go), so that silence is bounded, not length.
 			ctx, cancel := context.WithTimeout(r.Context(), l.timeout)
 			defer cancel()
 			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(l.timeout))

@@ -113,14 +113,15 @@ func streamTransform(d Deps, w http.ResponseWriter, r *http.Request) {
 func (s *ndjsonStream) run(br *bufio.Reader) error {
 	s.extendDeadlines()
 	for {
-		// A stream that keeps sending lines keeps its deadlines fresh (renewed
-		// at most once a second: it is a timer update, not free).
-		if time.Since(s.extended) > time.Second {
-			s.extendDeadlines()
-		}
 		line, tooLong, err := s.readLine(br)
 		if len(bytes.TrimSpace(line)) > 0 || tooLong {
 			s.event(line, tooLong)
+			// A stream that keeps sending events keeps its deadlines fresh
+			// (renewed at most once a second: it is a timer update, not
+			// free); blank lines do not, so a trickle of them is cut off.
+			if time.Since(s.extended) > time.Second {
+				s.extendDeadlines()
+			}
 		}
 		if err == io.EOF {
 			return nil
