@@ -452,3 +452,38 @@ func TestNoGoroutineLeakAfterShutdown(t *testing.T) {
 	})
 	stopAndCheckLeaks(t, s, opts)
 }
+
+// TestStreamBlankLinesDoNotRenew: an NDJSON stream that sends only blank
+// lines, one every 200ms, does not keep its deadline fresh: it is cut off
+// with an error line after -read-timeout, long before the client would stop.
+func TestStreamBlankLinesDoNotRenew(t *testing.T) {
+	s := startServer(t, nil, "-read-timeout", "2s")
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /transform?destination=demo HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n")
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for range 100 { // 20 s of blank lines unless cut off
+			select {
+			case <-stop:
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+			if _, err := conn.Write([]byte("1\r\n\n\r\n")); err != nil {
+				return
+			}
+		}
+	}()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(conn)
+	if err != nil && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("the blank-line trickle was not cut off: %v; got %q", err, got)
+	}
+	if !strings.Contains(string(got), `{"error":"reading request body: timed out waiting for data"}`) {
+		t.Errorf("no timeout error line; got %q", got)
+	}
+}

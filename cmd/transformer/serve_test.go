@@ -462,3 +462,28 @@ func TestVersion(t *testing.T) {
 		t.Errorf("unknown command: %v", err)
 	}
 }
+
+// TestServeHelpTimeouts checks that serve -h gives each timeout flag one
+// meaning and says which one bounds a request: -request-timeout the bodies
+// of the parsed POST routes, -read-timeout everything else and the silence
+// of an NDJSON stream.
+func TestServeHelpTimeouts(t *testing.T) {
+	var out bytes.Buffer
+	_, err := parseServeConfig([]string{"-h"}, func(string) string { return "" }, &out)
+	if err == nil {
+		t.Fatal("serve -h: no error")
+	}
+	help := out.String()
+	for _, want := range []string{
+		"-read-timeout duration\n    \tread bound of a request -request-timeout does not cover",
+		"longest wait for the next line of an NDJSON stream",
+		"-request-timeout duration\n    \tfor POST bodies this service parses (not NDJSON): replaces -read-timeout",
+	} {
+		if !strings.Contains(help, want) {
+			t.Errorf("serve -h lacks %q:\n%s", want, help)
+		}
+	}
+	if strings.Contains(help, "whole request") {
+		t.Errorf("serve -h still says -read-timeout bounds the whole request:\n%s", help)
+	}
+}

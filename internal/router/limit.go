@@ -79,7 +79,7 @@ func (l *limits) middleware(next http.Handler) http.Handler {
 		}
 		if l.timeout > 0 && !isNDJSON(r) {
 			// NDJSON streams are exempt: they renew their own deadlines
-			// per chunk (stream.go), so that silence is bounded, not length.
+			// per event line read and per flush (stream.go), so that silence is bounded, not length.
 			ctx, cancel := context.WithTimeout(r.Context(), l.timeout)
 			defer cancel()
 			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(l.timeout))
@@ -192,8 +192,8 @@ func (e *errTooDeep) Error() string {
 // catches). A JSON body fails to read (400); an NDJSON line that goes too
 // deep is cut at the limit, so it alone fails (as invalid JSON) and its
 // neighbours are unaffected. Bodies are scanned as they arrive, never
-// inflated: the routes that inflate gzip bodies, the RudderStack ones, are
-// exempt (needsNestingGuard) and check the inflated text themselves with the
+// inflated: the routes that inflate gzip bodies, the RudderStack ones and
+// /transform JSON, are exempt (needsNestingGuard) and check the inflated text themselves with the
 // engine's validator.
 func (l *limits) guardNesting(r *http.Request) {
 	r.Body = &depthBody{ReadCloser: r.Body, s: depthScanner{max: l.depth, lines: isNDJSON(r)}}

@@ -98,8 +98,8 @@ func gzipText(t testing.TB, s string) []byte {
 	return b.Bytes()
 }
 
-// TestTransformOverGzipIsCheckedRaw: /transform never inflates, so a gzip
-// label does not let raw brackets past the guard.
+// TestTransformOverGzipIsCheckedRaw: the guard scans the bytes as they
+// arrive, so a gzip label does not let raw brackets past it.
 func TestTransformOverGzipIsCheckedRaw(t *testing.T) {
 	l := &limits{depth: 1000}
 	r := httptest.NewRequest(http.MethodPost, "/transform", strings.NewReader(strings.Repeat("[", 5000)))

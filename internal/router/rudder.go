@@ -86,11 +86,16 @@ func (f *rudderFront) serve(w http.ResponseWriter, r *http.Request, fn transform
 	}, func(resp []byte) { f.write(w, r, resp) })
 }
 
-// readBody reads the request body into buf, inflating it when it comes with
-// Content-Encoding: gzip; the size limit applies to the compressed and to
-// the inflated bytes, so a small bomb cannot blow up in memory.
+// readBody reads the request body into buf, inflated when it is gzip.
 func (f *rudderFront) readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer) error {
-	limit := f.d.MaxBodyBytes
+	return readEncodedBody(w, r, buf, f.d.MaxBodyBytes)
+}
+
+// readEncodedBody reads the request body into buf, inflating it when it
+// comes with Content-Encoding: gzip; the size limit applies to the compressed
+// and to the inflated bytes, so a small bomb cannot blow up in memory (413).
+// Any other encoding is a 415 that names it.
+func readEncodedBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer, limit int64) error {
 	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
 		return readBody(w, r, buf, limit)

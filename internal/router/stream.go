@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,6 +44,11 @@ type ndjsonStream struct {
 // any length runs in constant memory. The destination comes from the query.
 // The last line is {"summary": ..., "destinationId": ..., "pixelId": ...}.
 func streamTransform(d Deps, w http.ResponseWriter, r *http.Request) {
+	// A stream is scanned for nesting as it arrives, so it is not inflated.
+	if enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc != "" && enc != "identity" {
+		writeError(w, r, apperr.New(apperr.Unsupported, "Content-Encoding %q is not supported on an NDJSON stream (send it uncompressed)", enc))
+		return
+	}
 	q := r.URL.Query()
 	id := q.Get("destination")
 	if id == "" {
@@ -107,14 +113,15 @@ func streamTransform(d Deps, w http.ResponseWriter, r *http.Request) {
 func (s *ndjsonStream) run(br *bufio.Reader) error {
 	s.extendDeadlines()
 	for {
-		// A stream that keeps sending lines keeps its deadlines fresh (renewed
-		// at most once a second: it is a timer update, not free).
-		if time.Since(s.extended) > time.Second {
-			s.extendDeadlines()
-		}
 		line, tooLong, err := s.readLine(br)
 		if len(bytes.TrimSpace(line)) > 0 || tooLong {
 			s.event(line, tooLong)
+			// A stream that keeps sending events keeps its deadlines fresh
+			// (renewed at most once a second: it is a timer update, not
+			// free); blank lines do not, so a trickle of them is cut off.
+			if time.Since(s.extended) > time.Second {
+				s.extendDeadlines()
+			}
 		}
 		if err == io.EOF {
 			return nil

@@ -91,15 +91,16 @@ func serveBatch(w http.ResponseWriter, r *http.Request, m *metrics.Metrics, fn f
 	write(resp)
 }
 
-// readJSONBody checks the content type and reads the body into a pooled
-// buffer (the caller puts it back); on failure it has answered the error.
+// readJSONBody checks the content type and reads the body (inflated when it
+// is gzip) into a pooled buffer (the caller puts it back); on failure it has
+// answered the error.
 func readJSONBody(w http.ResponseWriter, r *http.Request, max int64) (*bytes.Buffer, bool) {
 	if err := checkJSON(r); err != nil {
 		writeError(w, r, err)
 		return nil, false
 	}
 	in := getBuf()
-	if err := readBody(w, r, in, max); err != nil {
+	if err := readEncodedBody(w, r, in, max); err != nil {
 		putBuf(in)
 		writeError(w, r, err)
 		return nil, false
