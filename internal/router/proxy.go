@@ -6,7 +6,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -158,7 +157,7 @@ func (s *sidecar) destinedHere(r *http.Request) (bool, error) {
 	r.Body = io.NopCloser(bytes.NewReader(raw))
 	tmp := getBuf()
 	defer putBuf(tmp)
-	plain, ok := decoded(raw, r.Header.Get("Content-Encoding"), limit, tmp)
+	plain, ok := decoded(raw, contentEncoding(r), limit, tmp)
 	if !ok {
 		return false, nil
 	}
@@ -191,10 +190,10 @@ func checkForDestType(text []byte, limit int) (bool, error) {
 	return false, spotify.CheckBody(string(text), limit)
 }
 
-// decoded returns the body as JSON text: raw itself, or, when it is gzip,
-// inflated into tmp within limit.
+// decoded returns the body as JSON text: raw itself, or, when encoding (as
+// contentEncoding gives it) is gzip, inflated into tmp within limit.
 func decoded(raw []byte, encoding string, limit int64, tmp *bytes.Buffer) ([]byte, bool) {
-	switch strings.ToLower(strings.TrimSpace(encoding)) {
+	switch encoding {
 	case "", "identity":
 		return raw, true
 	case "gzip", "x-gzip":

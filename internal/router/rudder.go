@@ -74,7 +74,7 @@ func (f *rudderFront) serve(w http.ResponseWriter, r *http.Request, fn transform
 	}
 	in := getBuf()
 	defer putBuf(in)
-	if err := f.readBody(w, r, in); err != nil {
+	if err := readEncodedBody(w, r, in, f.d.MaxBodyBytes); err != nil {
 		writeError(w, r, err)
 		return
 	}
@@ -86,9 +86,10 @@ func (f *rudderFront) serve(w http.ResponseWriter, r *http.Request, fn transform
 	}, func(resp []byte) { f.write(w, r, resp) })
 }
 
-// readBody reads the request body into buf, inflated when it is gzip.
-func (f *rudderFront) readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer) error {
-	return readEncodedBody(w, r, buf, f.d.MaxBodyBytes)
+// contentEncoding is the request's Content-Encoding as it is compared:
+// trimmed and lower-case ("" when there is none).
+func contentEncoding(r *http.Request) string {
+	return strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
 }
 
 // readEncodedBody reads the request body into buf, inflating it when it
@@ -96,7 +97,7 @@ func (f *rudderFront) readBody(w http.ResponseWriter, r *http.Request, buf *byte
 // and to the inflated bytes, so a small bomb cannot blow up in memory (413).
 // Any other encoding is a 415 that names it.
 func readEncodedBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer, limit int64) error {
-	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	switch enc := contentEncoding(r); enc {
 	case "", "identity":
 		return readBody(w, r, buf, limit)
 	case "gzip", "x-gzip":

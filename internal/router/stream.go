@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -45,7 +44,7 @@ type ndjsonStream struct {
 // The last line is {"summary": ..., "destinationId": ..., "pixelId": ...}.
 func streamTransform(d Deps, w http.ResponseWriter, r *http.Request) {
 	// A stream is scanned for nesting as it arrives, so it is not inflated.
-	if enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc != "" && enc != "identity" {
+	if enc := contentEncoding(r); enc != "" && enc != "identity" {
 		writeError(w, r, apperr.New(apperr.Unsupported, "Content-Encoding %q is not supported on an NDJSON stream (send it uncompressed)", enc))
 		return
 	}
