@@ -123,20 +123,7 @@ func TestRequestTimeoutCutsSlowBody(t *testing.T) {
 	s := startServer(t, nil, "-request-timeout", "1s", "-read-timeout", "5m", "-write-timeout", "5m")
 	const size = 3000 // at one byte per 20ms: a minute
 	conn := rawPost(t, s, "/transform?destination=demo", "application/json", size)
-	replied := make(chan struct{})
-	go func() {
-		defer close(replied)
-		for i := 0; i < size; i++ {
-			select {
-			case <-replied:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-			if _, err := conn.Write([]byte(" ")); err != nil {
-				return
-			}
-		}
-	}()
+	replied := trickle(conn, size, 20*time.Millisecond, []byte(" "))
 	resp, body := readReply(t, conn)
 	select {
 	case <-replied:
@@ -462,22 +449,9 @@ func TestStreamBlankLinesDoNotRenew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
 	fmt.Fprintf(conn, "POST /transform?destination=demo HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n")
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		for range 100 { // 20 s of blank lines unless cut off
-			select {
-			case <-stop:
-				return
-			case <-time.After(200 * time.Millisecond):
-			}
-			if _, err := conn.Write([]byte("1\r\n\n\r\n")); err != nil {
-				return
-			}
-		}
-	}()
+	sent := trickle(conn, 100, 200*time.Millisecond, []byte("1\r\n\n\r\n")) // 20 s of blank lines unless cut off
+	defer func() { conn.Close(); <-sent }()
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	got, err := io.ReadAll(conn)
 	if err != nil && !errors.Is(err, syscall.ECONNRESET) {
@@ -486,4 +460,21 @@ func TestStreamBlankLinesDoNotRenew(t *testing.T) {
 	if !strings.Contains(string(got), `{"error":"reading request body: timed out waiting for data"}`) {
 		t.Errorf("no timeout error line; got %q", got)
 	}
+}
+
+// trickle writes chunk to conn n times, one every interval, on its own
+// goroutine, and stops early when a write fails (the connection was
+// closed); the channel it returns is closed when it stops.
+func trickle(conn net.Conn, n int, every time.Duration, chunk []byte) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range n {
+			time.Sleep(every)
+			if _, err := conn.Write(chunk); err != nil {
+				return
+			}
+		}
+	}()
+	return done
 }
