@@ -101,3 +101,48 @@ func TestLogsCarryNoEventData(t *testing.T) {
 	}
 	stopAndCheckLeaks(t, s, opts)
 }
+
+// TestCallerIDsNeverLogged names a destination no one configured, an email
+// here, in every place a caller can (the query of /transform and of an
+// NDJSON stream, an inline destination ID, the RudderStack processor path,
+// a router body's destType, an unknown path): the caller's answers may name
+// it, but no log line does, and the access log shows "unknown" where a
+// configured id would be; a configured id is logged as it is.
+func TestCallerIDsNeverLogged(t *testing.T) {
+	const who = "alice@example.com"
+	s := startServer(t, nil)
+	page := `{"type":"page","messageId":"p"}`
+	bare := `{"batch":[` + page + `]}`
+	asks := []struct {
+		path, ctype, body string
+		want              int
+		logged            string // the access log's destination field
+	}{
+		{"/transform?destination=" + who, "application/json", bare, 404, "unknown"},
+		{"/transform?destination=" + who, "application/x-ndjson", page + "\n", 404, "unknown"},
+		{"/transform", "application/json", `{"destination":{"ID":"` + who + `"},"batch":[` + page + `]}`, 404, ""},
+		{"/v0/destinations/" + who, "application/json", "[]", 404, ""},
+		{"/routerTransform", "application/json", `{"input":[],"destType":"` + who + `"}`, 404, ""},
+		{"/" + who, "application/json", "{}", 404, ""},
+		{"/transform?destination=demo", "application/json", bare, 200, "demo"},
+	}
+	for _, a := range asks {
+		if got := s.do(http.MethodPost, a.path, a.ctype, []byte(a.body)); got.status != a.want {
+			t.Errorf("%s %s: status %d, want %d: %s", a.path, a.ctype, got.status, a.want, got.body)
+		}
+	}
+	s.stop()
+	logs := s.logs.String()
+	if strings.Contains(logs, "alice") {
+		t.Errorf("a log line carries the caller's id:\n%s", logs)
+	}
+	lines := logLines(logs, "request")
+	if len(lines) != len(asks) {
+		t.Fatalf("%d access log lines for %d requests:\n%s", len(lines), len(asks), logs)
+	}
+	for i, a := range asks {
+		if got, _ := lines[i]["destination"].(string); got != a.logged {
+			t.Errorf("%s: access log destination %q, want %q", a.path, got, a.logged)
+		}
+	}
+}

@@ -38,7 +38,8 @@ func (c Code) String() string {
 type Error struct {
 	Code    Code
 	Message string
-	Err     error // optional cause
+	Err     error  // optional cause
+	Log     string // what logs show instead of Message, when Message quotes caller input; "" means Message
 }
 
 // Error returns the message, so the sentence reaches users unchanged.
@@ -50,6 +51,23 @@ func (e *Error) Unwrap() error { return e.Err }
 // New builds an Error from a code and a formatted message.
 func New(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Redacted builds an Error whose message may quote what the caller sent (an
+// id it named, a path) while logs show logged, so that caller-supplied text
+// (an email typed as a destination id) never reaches a log line.
+func Redacted(code Code, logged, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Log: logged}
+}
+
+// LogText is the text of err fit for a log line: the Log of an Error that
+// has one, else the message.
+func LogText(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Log != "" {
+		return e.Log
+	}
+	return err.Error()
 }
 
 // CodeOf reports the code of err, Internal when err carries none.

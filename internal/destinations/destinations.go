@@ -43,7 +43,7 @@ func (s *Set) Get(id string) (*Destination, error) {
 	if d, ok := s.byID[id]; ok {
 		return d, nil
 	}
-	return nil, apperr.New(apperr.NotFound, "destination %q is not configured", id)
+	return nil, apperr.Redacted(apperr.NotFound, "destination unknown is not configured", "destination %q is not configured", id)
 }
 
 // IDs lists the configured destination ids in sorted order.

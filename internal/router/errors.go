@@ -61,7 +61,7 @@ func writeJSONError(w http.ResponseWriter, status int, msg string) {
 }
 
 func errNotFound(r *http.Request) error {
-	return apperr.New(apperr.NotFound, "no route for %s %s", r.Method, r.URL.Path)
+	return apperr.Redacted(apperr.NotFound, "no route for "+r.Method+" (path not logged)", "no route for %s %s", r.Method, r.URL.Path)
 }
 
 func errMethod(r *http.Request) error {

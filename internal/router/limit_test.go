@@ -233,7 +233,8 @@ func BenchmarkDepthScanner(b *testing.B) {
 	}
 }
 
-// TestBearerAuth: only the exact header passes; the comparison runs on
+// TestBearerAuth: only the right token passes, under a scheme matched
+// case-insensitively (RFC 7235) and after one or more spaces; the comparison runs on
 // SHA-256 digests, so neither a token's bytes nor its length shows in how
 // long a refusal takes (not timed here: the machine is shared).
 func TestBearerAuth(t *testing.T) {
@@ -241,6 +242,8 @@ func TestBearerAuth(t *testing.T) {
 	for hdr, want := range map[string]int{
 		"Bearer s3cret-token": 200, "": 401, "Bearer s3cret-toke": 401, "Bearer s3cret-token ": 401,
 		"Bearer s3cret-tokenX": 401, "s3cret-token": 401, "Basic s3cret-token": 401, "Bearer S3CRET-TOKEN": 401,
+		"bearer s3cret-token": 200, "BEARER s3cret-token": 200, "Bearer   s3cret-token": 200,
+		"Bearers3cret-token": 401, "Bearer\ts3cret-token": 401, "Bearer": 401, "Bear s3cret-token": 401,
 	} {
 		req := httptest.NewRequest(http.MethodPost, "/transform", nil)
 		if hdr != "" {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -16,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"spotifypixel/internal/apperr"
+	"spotifypixel/internal/destinations"
 	"spotifypixel/internal/metrics"
 	"spotifypixel/internal/spotify"
 )
@@ -27,9 +29,10 @@ type ctxKey struct{}
 
 // reqInfo is what a request's handlers tell the access log.
 type reqInfo struct {
-	id      string
-	err     string
-	summary *spotify.Summary
+	id          string
+	err         string
+	destination string // a configured destination id, or "unknown"; "" when none was named
+	summary     *spotify.Summary
 }
 
 func info(r *http.Request) *reqInfo {
@@ -39,7 +42,24 @@ func info(r *http.Request) *reqInfo {
 	return &reqInfo{}
 }
 
-func setError(r *http.Request, err error) { info(r).err = err.Error() }
+// noteDestination records, for the access log, the destination id a request
+// named: the id itself only when it is configured, else "unknown", so that
+// whatever a caller types there (an email, a token) never reaches a log.
+func noteDestination(r *http.Request, set *destinations.Set, id string) {
+	if id == "" {
+		return
+	}
+	i := info(r)
+	if _, err := set.Get(id); err == nil {
+		i.destination = id
+	} else {
+		i.destination = "unknown"
+	}
+}
+
+// setError keeps err's log text (never the caller-supplied ids some
+// messages quote) for the access log.
+func setError(r *http.Request, err error) { info(r).err = apperr.LogText(err) }
 
 // requestID honours a sane incoming X-Request-Id, else makes one, and echoes it.
 func requestID(next http.Handler) http.Handler {
@@ -153,6 +173,9 @@ func logRequest(log *zap.Logger, r *http.Request, route string, status, bytes in
 		fields = append(fields, zap.Int("events", s.Events), zap.Int("ok", s.OK),
 			zap.Int("filtered", s.Filtered), zap.Int("failed", s.Failed), zap.Int("calls", s.Calls))
 	}
+	if i.destination != "" {
+		fields = append(fields, zap.String("destination", i.destination))
+	}
 	if i.err != "" {
 		fields = append(fields, zap.String("error", i.err))
 	}
@@ -173,18 +196,22 @@ func logRequest(log *zap.Logger, r *http.Request, route string, status, bytes in
 	}
 }
 
-// bearerAuth requires "Authorization: Bearer <token>" when token is set,
-// comparing in constant time: both sides are hashed first, so that neither
-// the token's bytes nor its length shows in the time a refusal takes.
+// bearerAuth requires "Authorization: Bearer <token>" when token is set.
+// The scheme is matched case-insensitively and may be followed by several
+// spaces (RFC 7235: auth-scheme 1*SP credentials); the token is compared in
+// constant time, both sides hashed first, so that neither its bytes nor its
+// length shows in the time a refusal takes.
 func bearerAuth(token string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		if token == "" {
 			return next
 		}
-		want := sha256.Sum256([]byte("Bearer " + token))
+		want := sha256.Sum256([]byte(token))
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			got := sha256.Sum256([]byte(r.Header.Get("Authorization")))
-			if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			scheme, cred, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+			got := sha256.Sum256([]byte(strings.TrimLeft(cred, " ")))
+			ok := subtle.ConstantTimeCompare(got[:], want[:]) == 1
+			if !ok || !strings.EqualFold(scheme, "Bearer") {
 				writeError(w, r, apperr.New(apperr.Unauthorized, "missing or wrong bearer token in the Authorization header"))
 				return
 			}

@@ -40,7 +40,7 @@ type transformFunc func(dst, body []byte, compacted bool, opts rudder.Options) (
 func (f *rudderFront) processor(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("apiVersion", rudder.APIVersion)
 	if name := chi.URLParam(r, "destination"); !rudder.IsDestination(name) {
-		writeError(w, r, apperr.New(apperr.NotFound, "Unknown destination: %s", name))
+		writeError(w, r, apperr.Redacted(apperr.NotFound, "Unknown destination: unknown", "Unknown destination: %s", name))
 		return
 	}
 	f.serve(w, r, rudder.Processor)

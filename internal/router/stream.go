@@ -54,7 +54,9 @@ func streamTransform(d Deps, w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, apperr.New(apperr.BadRequest, "an NDJSON stream needs ?destination=<id>"))
 		return
 	}
-	dest, err := d.Store.Current().Get(id)
+	set := d.Store.Current()
+	noteDestination(r, set, id)
+	dest, err := set.Get(id)
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -55,8 +55,10 @@ func transform(d Deps) http.HandlerFunc {
 			CAPIBatchSize: d.CAPIBatchSize,
 			MaxDepth:      d.maxJSONDepth(),
 		}
+		set := d.Store.Current()
+		noteDestination(r, set, q.DestinationID)
 		serveBatch(w, r, d.Metrics, func(dst []byte) ([]byte, spotify.Summary, error) {
-			return runner.Transform(dst, d.Store.Current(), in.Bytes(), q)
+			return runner.Transform(dst, set, in.Bytes(), q)
 		}, func(resp []byte) { writeJSON(w, resp) })
 	}
 }

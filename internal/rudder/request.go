@@ -82,7 +82,7 @@ func parseRouter(body []byte, compacted bool, max, depth int) ([]item, error) {
 		return nil, apperr.New(apperr.BadRequest, "destType must be a string naming the destination (%s)", DestName)
 	}
 	if !IsDestination(dt.Str) {
-		return nil, apperr.New(apperr.NotFound, "Unknown destination: %s", dt.Str)
+		return nil, apperr.Redacted(apperr.NotFound, "Unknown destination: unknown", "Unknown destination: %s", dt.Str)
 	}
 	input := root.Get("input")
 	if !input.IsArray() {
