@@ -3,6 +3,8 @@ package router
 import (
 	"net/http"
 	"sync/atomic"
+
+	"spotifypixel/api"
 )
 
 // health answers 200 while the process serves: liveness only.
@@ -21,4 +23,11 @@ func ready(flag *atomic.Bool) http.HandlerFunc {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte("{\"status\":\"ready\"}\n"))
 	}
+}
+
+// openAPI serves the embedded OpenAPI document, so that clients and tools
+// read the contract of the very build they talk to.
+func openAPI(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/yaml")
+	w.Write(api.OpenAPI())
 }

@@ -52,6 +52,7 @@ func New(d Deps) http.Handler {
 
 	r.Get("/health", health)
 	r.Get("/ready", ready(d.Ready))
+	r.Get("/openapi.yaml", openAPI)
 	if d.MetricsHandler != nil {
 		r.Method(http.MethodGet, "/metrics", d.MetricsHandler)
 	}
