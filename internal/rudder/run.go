@@ -99,7 +99,7 @@ func (r *run) appendProcessorItem(dst []byte, it *item) []byte {
 	}
 	r.prepareDelivery(o.Event)
 	for i := range o.Calls {
-		if o.Calls[i].Command == spotify.CmdAlias {
+		if !o.Calls[i].Command.HasBeacon() {
 			continue
 		}
 		dst = comma(dst)
@@ -146,7 +146,7 @@ func (r *run) appendRouterItem(dst []byte, it *item) []byte {
 	}
 	n := 0
 	for i := range o.Calls {
-		if o.Calls[i].Command == spotify.CmdAlias {
+		if !o.Calls[i].Command.HasBeacon() {
 			continue
 		}
 		if n > 0 {
@@ -195,7 +195,7 @@ func verdictOf(o *spotify.Outcome) verdict {
 	}
 	v := verdict{status: spotify.StatusOK}
 	for i := range o.Calls {
-		if o.Calls[i].Command != spotify.CmdAlias {
+		if o.Calls[i].Command.HasBeacon() {
 			v.beacons++
 		}
 	}

@@ -11,22 +11,6 @@ import (
 	"spotifypixel/internal/hash"
 )
 
-// capiEventNames maps each command to its Conversions API event_name (SPEC 8).
-var capiEventNames = [NumCommands]string{
-	CmdView: "VIEW", CmdLead: "LEAD", CmdProduct: "PRODUCT", CmdAddToCart: "ADD_TO_CART",
-	CmdCheckout: "CHECK_OUT", CmdPurchase: "PURCHASE", CmdSignup: "SIGN_UP",
-	CmdCustom1: "CUSTOM_EVENT_1", CmdCustom2: "CUSTOM_EVENT_2", CmdCustom3: "CUSTOM_EVENT_3",
-	CmdCustom4: "CUSTOM_EVENT_4", CmdCustom5: "CUSTOM_EVENT_5",
-}
-
-// CAPIEventName returns the Conversions API event_name of c ("" for alias).
-func (c Command) CAPIEventName() string {
-	if c < NumCommands {
-		return capiEventNames[c]
-	}
-	return ""
-}
-
 // Reasons an ok event is not sent to the Conversions API.
 const (
 	capiNoIdentifier = "no identifier for the Conversions API (email, phone, IP address or device id)"

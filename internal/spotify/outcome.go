@@ -209,7 +209,7 @@ func (t *Transformer) appendResult(dst []byte, index int, o *Outcome) []byte {
 			dst = append(dst, c.Command.String()...)
 			dst = append(dst, `","params":`...)
 			dst = append(dst, o.Params(i)...)
-			if t.opts.Beacons && c.Command != CmdAlias {
+			if t.opts.Beacons && c.Command.HasBeacon() {
 				dst = append(dst, `,"beacon":`...)
 				dst = append(dst, t.beaconHead[:len(t.beaconHead)-1]...) // its closing quote comes last
 				dst = o.appendBeaconTail(dst, i)

@@ -65,21 +65,6 @@ var (
 	lineItemMap = []param{p("product_id", sProductID), p("product_name", sName), p("product_type", sProductType), p("product_vendor", sBrand), p("variant_id", sVariantID), p("variant_name", sVariantName), p("value", sPrice), p("quantity", sQuantity)}
 )
 
-// paramMap returns the SPEC 4.1 map of a conversion command.
-func paramMap(c Command) []param {
-	switch c {
-	case CmdProduct:
-		return productMap
-	case CmdAddToCart:
-		return addMap
-	case CmdCheckout:
-		return checkoutMap
-	case CmdPurchase:
-		return purchaseMap
-	}
-	return simpleMap
-}
-
 // appendMap appends the map's members (without braces) taking each from elem
 // when present there, else from props; it records beacon values in call.
 func (t *Transformer) appendMap(dst []byte, m []param, props, elem *fields, call *Call) []byte {

@@ -336,7 +336,7 @@ func (t *Transformer) conversions(o *Outcome, targets []Command) {
 	emitted := false
 	for _, cmd := range targets {
 		products := t.props.get(sProducts)
-		if (cmd == CmdProduct || cmd == CmdAddToCart) && products.IsArray() {
+		if cmd.spec().fanOut && products.IsArray() {
 			n := 0
 			t.eachProduct(products.Raw, func() {
 				t.addCall(o, cmd, &t.elem, id, n)
@@ -360,7 +360,7 @@ func (t *Transformer) addCall(o *Outcome, cmd Command, elem *fields, id gjson.Re
 	o.Calls = append(o.Calls, Call{Command: cmd, start: len(o.buf)})
 	c := &o.Calls[len(o.Calls)-1]
 	o.buf = append(o.buf, '{')
-	o.buf = t.appendMap(o.buf, paramMap(cmd), &t.props, elem, c)
+	o.buf = t.appendMap(o.buf, cmd.spec().params, &t.props, elem, c)
 	o.buf = appendEventID(o.buf, id, n)
 	o.buf = append(o.buf, '}')
 	c.end = len(o.buf)
