@@ -88,7 +88,7 @@ func (s *transformerServer) start(args []string, logPath string) {
 	t.Cleanup(func() {
 		if s.running {
 			_ = s.cmd.Process.Kill()
-			<-s.exited
+			<-s.exited //nolint:errcheck // killed: the exit status says nothing
 		}
 	})
 	t.Logf("started: transformer %s", strings.Join(args, " "))

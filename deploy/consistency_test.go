@@ -373,7 +373,7 @@ func TestGracefulShutdownBudget(t *testing.T) {
 			tgps, pre.Sleep.Seconds, drain, grace, budget)
 	}
 	if c.ReadinessProbe != nil {
-		if c.ReadinessProbe.PeriodSeconds > int32(pre.Sleep.Seconds) {
+		if int64(c.ReadinessProbe.PeriodSeconds) > pre.Sleep.Seconds {
 			t.Logf("note: readiness period %ds > preStop sleep %ds", c.ReadinessProbe.PeriodSeconds, pre.Sleep.Seconds)
 		}
 	}

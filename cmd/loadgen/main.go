@@ -95,19 +95,20 @@ func parse(args []string, out io.Writer) (config, error) {
 	return c, nil
 }
 
-// writeAllocs writes the allocation profile to path, reporting a failure
-// through *err unless the run already failed.
-func writeAllocs(path string, err *error) {
-	f, ferr := os.Create(path)
-	if ferr == nil {
-		ferr = pprof.Lookup("allocs").WriteTo(f, 0)
-		if cerr := f.Close(); ferr == nil {
-			ferr = cerr
+// writeAllocs writes the allocation profile to path, so that a run can be
+// compared by its allocations as well as by its speed.
+func writeAllocs(path string) error {
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.Lookup("allocs").WriteTo(f, 0)
+		if cerr := f.Close(); err == nil {
+			err = cerr
 		}
 	}
-	if ferr != nil && *err == nil {
-		*err = fmt.Errorf("writing the allocation profile: %w", ferr)
+	if err != nil {
+		return fmt.Errorf("writing the allocation profile: %w", err)
 	}
+	return nil
 }
 
 // result is one attack's outcome.
@@ -132,14 +133,22 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 		if err != nil {
 			return fmt.Errorf("creating the CPU profile: %w", err)
 		}
-		defer f.Close()
+		defer func() {
+			if cerr := f.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("writing the CPU profile: %w", cerr)
+			}
+		}()
 		if err := pprof.StartCPUProfile(f); err != nil {
 			return fmt.Errorf("starting the CPU profile: %w", err)
 		}
 		defer pprof.StopCPUProfile()
 	}
 	if c.memProfile != "" {
-		defer writeAllocs(c.memProfile, &err)
+		defer func() {
+			if werr := writeAllocs(c.memProfile); err == nil {
+				err = werr
+			}
+		}()
 	}
 	product := c.target
 	if product == "" {
@@ -328,6 +337,6 @@ func serve(h http.Handler) (string, func(), error) {
 		return "", nil, err
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
-	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+	go func() { _ = srv.Serve(ln) }() // http.ErrServerClosed once stopped
+	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
 }

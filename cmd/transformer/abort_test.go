@@ -18,7 +18,7 @@ func TestProxyAbortedCountedOnce(t *testing.T) {
 			io.WriteString(w, `{}`)
 			return
 		}
-		io.Copy(io.Discard, r.Body)
+		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Length", "100")
 		w.WriteHeader(http.StatusOK)
 		io.WriteString(w, `{"half":`)

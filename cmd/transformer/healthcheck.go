@@ -24,7 +24,7 @@ func runHealthcheck(ctx context.Context, args []string, getenv func(string) stri
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+target+"/health", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+target+"/health", http.NoBody)
 	if err != nil {
 		return usageError{fmt.Errorf("-addr %q: %w", target, err)}
 	}

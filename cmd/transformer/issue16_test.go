@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -69,7 +68,7 @@ func TestPprofHidesToken(t *testing.T) {
 func TestAuthTokenFile(t *testing.T) {
 	const tok = "tok-FILE-8086"
 	path := filepath.Join(t.TempDir(), "token")
-	os.WriteFile(path, []byte(tok+"\n"), 0o600)
+	writeFile(t, path, tok+"\n")
 	for _, c := range []struct {
 		env  []string
 		args []string
@@ -105,7 +104,7 @@ func TestAuthTokenFile(t *testing.T) {
 		}
 	}
 	empty := filepath.Join(t.TempDir(), "empty")
-	os.WriteFile(empty, []byte("\n"), 0o600)
+	writeFile(t, empty, "\n")
 	for _, args := range [][]string{
 		{"-auth-token-file", empty},
 		{"-auth-token-file", filepath.Join(t.TempDir(), "missing")},
@@ -138,7 +137,8 @@ func TestBadFileHidesToken(t *testing.T) {
 	// watching; any reload of it must fail without the token.
 	tries := 0
 	eventually(t, "failed reload logged", func() bool {
-		if tries++; tries%50 == 0 {
+		tries++
+		if tries%50 == 0 {
 			writeFile(t, path, bad)
 		}
 		return strings.Contains(s.logs.String(), "config reload failed")
@@ -163,7 +163,7 @@ func TestReloadInPlaceTwoWrites(t *testing.T) {
 		for _, id := range []string{"d1", "d2"} {
 			r := s.post("/transform?destination="+id, `{"batch":[]}`)
 			var resp struct{ PixelID string }
-			json.Unmarshal(r.body, &resp)
+			unmarshal(t, r.body, &resp)
 			out = append(out, strconv.Itoa(r.status)+":"+resp.PixelID)
 		}
 		return strings.Join(out, " ")
@@ -206,7 +206,7 @@ func TestReloadInPlaceTwoWrites(t *testing.T) {
 		t.Error("the deferred reload is not logged")
 	}
 
-	os.WriteFile(path, []byte("d1:\n  Config:\n    pixelId: [\n"), 0o644)
+	writeInPlace(t, path, "d1:\n  Config:\n    pixelId: [\n")
 	eventually(t, "failure counted", func() bool { return value(failures) == 1 })
 	if p := pixels(); p != "200:uno 200:two-new" {
 		t.Errorf("a bad file replaced the config: %s", p)

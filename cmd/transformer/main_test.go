@@ -195,13 +195,13 @@ func metricValue(fams map[string]*dto.MetricFamily, name string, want map[string
 	return total
 }
 
-func decode(t *testing.T, b []byte) map[string]any {
+// unmarshal decodes a response body the test goes on to read, failing the
+// test when it is not JSON.
+func unmarshal(t testing.TB, b []byte, v any) {
 	t.Helper()
-	var v map[string]any
-	if err := json.Unmarshal(b, &v); err != nil {
+	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("decoding %s: %v", b, err)
 	}
-	return v
 }
 
 // logLines returns the server's JSON log lines whose msg is msg.

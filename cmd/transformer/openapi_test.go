@@ -277,7 +277,9 @@ func openAPIGoldens(t *testing.T, a *apiCheck) {
 // to the document).
 func openAPIBadInput(t *testing.T, a *apiCheck) {
 	a = a.on(t, startServer(t, nil))
-	for _, c := range loadBadCases(t, filepath.Join("..", "..", "testdata", "badinput")) {
+	cases := loadBadCases(t, filepath.Join("..", "..", "testdata", "badinput"))
+	for i := range cases {
+		c := &cases[i]
 		ct := c.contentType
 		if ct == "none" {
 			ct = ""
@@ -408,7 +410,7 @@ func (a *apiCheck) partial(t *testing.T, path, token string) *heldRequest {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	req, _ := http.NewRequest(http.MethodPost, a.s.url+path, nil)
+	req, _ := http.NewRequest(http.MethodPost, a.s.url+path, http.NoBody)
 	req.Header.Set("Content-Type", "application/json")
 	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer %s\r\nContent-Length: 100\r\n\r\n{\"batch\":[", path, token)
 	return &heldRequest{req: req, conn: conn}
@@ -440,7 +442,7 @@ func openAPIOperations(t *testing.T, a *apiCheck) {
 	}
 	s.cancel() // draining: /ready answers 503 for -drain-delay, then the listener closes
 	for range 50 {
-		req, _ := http.NewRequest(http.MethodGet, s.url+"/ready", nil)
+		req, _ := http.NewRequest(http.MethodGet, s.url+"/ready", http.NoBody)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			break

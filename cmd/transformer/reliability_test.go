@@ -291,7 +291,7 @@ func TestDestinationsFileFaults(t *testing.T) {
 	pixel := func() string {
 		r := s.post("/transform?destination=d1", `{"batch":[{"type":"page"}]}`)
 		var resp struct{ PixelID string }
-		json.Unmarshal(r.body, &resp)
+		unmarshal(t, r.body, &resp)
 		return resp.PixelID
 	}
 	failures := func() float64 {
@@ -302,9 +302,9 @@ func TestDestinationsFileFaults(t *testing.T) {
 		apply func()
 	}{
 		{"deleted", func() { os.Remove(path) }},
-		{"emptied", func() { os.WriteFile(path, nil, 0o644) }},
-		{"truncated", func() { os.WriteFile(path, []byte(good[:len(good)/2]), 0o644) }},
-		{"garbage", func() { os.WriteFile(path, []byte("\x00\xff\xfe{{{: ]\x1b"), 0o644) }},
+		{"emptied", func() { writeInPlace(t, path, "") }},
+		{"truncated", func() { writeInPlace(t, path, good[:len(good)/2]) }},
+		{"garbage", func() { writeInPlace(t, path, "\x00\xff\xfe{{{: ]\x1b") }},
 		{"wrong shape", func() { writeFile(t, path, "- d1\n- d2\n") }},
 		{"invalid config", func() { writeFile(t, path, "d1:\n  Config:\n    pixelId: 7\n") }},
 	}
@@ -337,7 +337,7 @@ const (
 func postAndClassify(c *http.Client, url string, n int) (outcome, string) {
 	events := make([]string, n)
 	for i := range events {
-		events[i] = fmt.Sprintf(`{"type":"page","messageId":"m%d","properties":{"title":"%s"}}`, i, strings.Repeat("t", 100))
+		events[i] = fmt.Sprintf(`{"type":"page","messageId":"m%d","properties":{"title":%q}}`, i, strings.Repeat("t", 100))
 	}
 	resp, err := c.Post(url+"/transform", "application/json", strings.NewReader(batchOf(events...)))
 	if err != nil {

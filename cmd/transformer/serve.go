@@ -124,7 +124,9 @@ func parseServeConfig(args []string, getenv func(string) string, out io.Writer) 
 	if err := c.validate(); err != nil {
 		return c, err
 	}
-	return c, c.readTokenFile()
+	// The token is read before c is returned: the order of the two operands of a return is unspecified.
+	err := c.readTokenFile()
+	return c, err
 }
 
 // readTokenFile sets the token from -auth-token-file, so that the secret
@@ -201,7 +203,7 @@ func newLogger(c serveConfig, out io.Writer) *zap.Logger {
 	enc := zap.NewProductionEncoderConfig()
 	enc.TimeKey = "ts"
 	enc.EncodeTime = zapcore.ISO8601TimeEncoder
-	var encoder zapcore.Encoder = zapcore.NewJSONEncoder(enc)
+	encoder := zapcore.NewJSONEncoder(enc)
 	if c.LogFormat == "console" {
 		encoder = zapcore.NewConsoleEncoder(enc)
 	}
@@ -215,7 +217,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	log := newLogger(cfg, stdout)
-	defer log.Sync()
+	defer func() { _ = log.Sync() }() // stdout may be a terminal, whose sync fails harmlessly
 	if cfg.TokenInArgs {
 		log.Warn("the auth token was given with -auth-token, which any local user can read in ps; use TRANSFORMER_AUTH_TOKEN or -auth-token-file")
 	}
@@ -243,8 +245,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	var metricsLn net.Listener
 	if cfg.MetricsListen != "" {
 		if metricsLn, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
-			ln.Close()
-			return fmt.Errorf("listening on %s for metrics: %w", cfg.MetricsListen, err)
+			return errors.Join(fmt.Errorf("listening on %s for metrics: %w", cfg.MetricsListen, err), ln.Close())
 		}
 	}
 
@@ -384,8 +385,7 @@ func shutdown(cfg serveConfig, servers []*http.Server, readyFlag *atomic.Bool, l
 	var errs []error
 	for _, srv := range servers {
 		if err := srv.Shutdown(ctx); err != nil {
-			srv.Close()
-			errs = append(errs, fmt.Errorf("shutting down: %w", err))
+			errs = append(errs, fmt.Errorf("shutting down: %w", err), srv.Close())
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -417,7 +417,7 @@ func cmdline(args []string) http.HandlerFunc {
 	return func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		io.WriteString(w, body)
+		_, _ = io.WriteString(w, body) // a client that left has no one to tell
 	}
 }
 

@@ -292,6 +292,15 @@ func TestLogsHoldNoPersonalData(t *testing.T) {
 	}
 }
 
+// writeInPlace rewrites path without a rename, as an editor saving over the
+// file does, so a watcher can see it half-written.
+func writeInPlace(t testing.TB, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Error(err)
+	}
+}
+
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	tmp := path + ".tmp"
@@ -311,7 +320,7 @@ func TestReload(t *testing.T) {
 	pixel := func(id string) (int, string) {
 		r := s.post("/transform?destination="+id, `{"batch":[]}`)
 		var resp struct{ PixelID string }
-		json.Unmarshal(r.body, &resp)
+		unmarshal(t, r.body, &resp)
 		return r.status, resp.PixelID
 	}
 	reloads := func(result string) float64 {
@@ -344,7 +353,7 @@ func TestReload(t *testing.T) {
 
 	// SIGHUP reloads too.
 	successBefore := reloads("success")
-	os.WriteFile(path, []byte("d1:\n  Config:\n    pixelId: third\n"), 0o644) // may also trigger the watcher
+	writeInPlace(t, path, "d1:\n  Config:\n    pixelId: third\n") // may also trigger the watcher
 	eventually(t, "file settled", func() bool { _, p := pixel("d1"); return p == "third" })
 	successMid := reloads("success")
 	if successMid <= successBefore {
@@ -359,7 +368,7 @@ func TestReload(t *testing.T) {
 
 func TestBadDestinationsFileAtStart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "d.json")
-	os.WriteFile(path, []byte(`{"shop":{"Config":{"pixelId":"p","eventFilteringOption":"sometimes"}}}`), 0o644)
+	writeFile(t, path, `{"shop":{"Config":{"pixelId":"p","eventFilteringOption":"sometimes"}}}`)
 	err := run(t.Context(), []string{"serve", "-listen", "127.0.0.1:0", "-destinations", path}, func(string) string { return "" }, nil, &syncBuffer{})
 	if err == nil || !strings.Contains(err.Error(), `"shop"`) || !strings.Contains(err.Error(), "eventFilteringOption") {
 		t.Fatalf("err = %v, want it to name the destination and the key", err)

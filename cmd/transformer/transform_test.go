@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -29,20 +28,20 @@ func TestTransformDemoBatch(t *testing.T) {
 	}
 	golden := "../../testdata/demo-response.json"
 	if *update {
-		os.WriteFile(golden, []byte(got), 0o644)
+		writeFile(t, golden, got)
 	}
 	want, err := os.ReadFile(golden)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var g, w any
-	json.Unmarshal([]byte(got), &g)
-	json.Unmarshal(want, &w)
+	unmarshal(t, []byte(got), &g)
+	unmarshal(t, want, &w)
 	if !reflect.DeepEqual(g, w) {
 		t.Errorf("transform output differs from %s (run with -update to regenerate deliberately):\n%s", golden, got)
 	}
 	var resp struct{ Summary map[string]int }
-	json.Unmarshal([]byte(got), &resp)
+	unmarshal(t, []byte(got), &resp)
 	if resp.Summary["ok"] == 0 || resp.Summary["filtered"] == 0 || resp.Summary["failed"] == 0 {
 		t.Errorf("the demo batch should show every outcome: %v", resp.Summary)
 	}
@@ -59,7 +58,7 @@ func TestTransformStdinAndFlags(t *testing.T) {
 	}
 	dir := t.TempDir()
 	file := filepath.Join(dir, "d.yaml")
-	os.WriteFile(file, []byte("shop:\n  Config:\n    pixelId: shop-pixel\n"), 0o644)
+	writeFile(t, file, "shop:\n  Config:\n    pixelId: shop-pixel\n")
 	got, err = runCLI(t, body, "transform", "-destinations", file, "-destination", "shop")
 	if err != nil || !strings.Contains(got, `"pixelId":"shop-pixel"`) {
 		t.Errorf("with a destinations file: %v %s", err, got)

@@ -105,7 +105,7 @@ func TestEmbeddedDemo(t *testing.T) {
 
 func TestStoreReloadKeepsLastGood(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "d.yaml")
-	os.WriteFile(path, []byte("a:\n  Config:\n    pixelId: one\n"), 0o644)
+	write(t, path, "a:\n  Config:\n    pixelId: one\n")
 	s, err := NewStore(path)
 	if err != nil {
 		t.Fatal(err)
@@ -113,14 +113,14 @@ func TestStoreReloadKeepsLastGood(t *testing.T) {
 	if g := s.Current().Generation; g != 1 {
 		t.Errorf("generation %d", g)
 	}
-	os.WriteFile(path, []byte("a:\n  Config: {}\n"), 0o644)
+	write(t, path, "a:\n  Config: {}\n")
 	if err := s.Reload(); err == nil {
 		t.Fatal("bad file accepted")
 	}
 	if d, _ := s.Current().Get("a"); d.Config.PixelID != "one" || s.Current().Generation != 1 {
 		t.Error("bad file replaced the config")
 	}
-	os.WriteFile(path, []byte("a:\n  Config:\n    pixelId: two\n"), 0o644)
+	write(t, path, "a:\n  Config:\n    pixelId: two\n")
 	if err := s.Reload(); err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestStoreReloadKeepsLastGood(t *testing.T) {
 
 func TestWatchSeesChanges(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "d.json")
-	os.WriteFile(path, []byte(`{"a":{"Config":{"pixelId":"one"}}}`), 0o644)
+	write(t, path, `{"a":{"Config":{"pixelId":"one"}}}`)
 	s, err := NewStore(path)
 	if err != nil {
 		t.Fatal(err)
@@ -141,7 +141,7 @@ func TestWatchSeesChanges(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- s.Watch(ctx, 20*time.Millisecond, func(err error) { results <- err }) }()
 	time.Sleep(100 * time.Millisecond) // let the watcher start
-	os.WriteFile(path, []byte(`{"a":{"Config":{"pixelId":"two"}}}`), 0o644)
+	write(t, path, `{"a":{"Config":{"pixelId":"two"}}}`)
 	select {
 	case err := <-results:
 		if err != nil {
@@ -156,5 +156,14 @@ func TestWatchSeesChanges(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Watch returned %v", err)
+	}
+}
+
+// write puts content at path for a store to load, failing the test when it
+// cannot.
+func write(t testing.TB, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -20,7 +20,7 @@ func readWhole(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only: closing loses nothing
 	fd := f.Fd()
 	if _, err := unix.FcntlInt(fd, unix.F_SETLEASE, unix.F_RDLCK); err != nil {
 		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EBUSY) {
@@ -28,7 +28,8 @@ func readWhole(path string) ([]byte, error) {
 		}
 		return io.ReadAll(f)
 	}
-	defer unix.FcntlInt(fd, unix.F_SETLEASE, unix.F_UNLCK)
+	// Closing the file releases the lease too; this only releases it sooner.
+	defer func() { _, _ = unix.FcntlInt(fd, unix.F_SETLEASE, unix.F_UNLCK) }()
 	data, err := io.ReadAll(f)
 	if err != nil {
 		return nil, err

@@ -42,7 +42,7 @@ func TestYAMLErrorsNeverQuoteValues(t *testing.T) {
 // closed the whole file is taken.
 func TestReloadDefersWhileOpenForWriting(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "d.yaml")
-	os.WriteFile(path, []byte("a:\n  Config:\n    pixelId: one\nb:\n  Config:\n    pixelId: bee-one\n"), 0o644)
+	write(t, path, "a:\n  Config:\n    pixelId: one\nb:\n  Config:\n    pixelId: bee-one\n")
 	s, err := NewStore(path)
 	if err != nil {
 		t.Fatal(err)

@@ -64,7 +64,7 @@ func (s *Store) Watch(ctx context.Context, settle time.Duration, onReload func(e
 	if err != nil {
 		return err
 	}
-	defer w.Close()
+	defer func() { _ = w.Close() }() // the watch ends with the context; nothing is lost
 	dir := filepath.Dir(s.path)
 	if err := w.Add(dir); err != nil {
 		return err

@@ -17,7 +17,7 @@ func IsSpace(r rune) bool {
 // Trim removes leading and trailing whitespace exactly as JavaScript's trim
 // does, without allocating.
 func Trim(s string) string {
-	for len(s) > 0 {
+	for s != "" {
 		if c := s[0]; c < utf8.RuneSelf {
 			if !IsSpace(rune(c)) {
 				break
@@ -31,7 +31,7 @@ func Trim(s string) string {
 		}
 		s = s[n:]
 	}
-	for len(s) > 0 {
+	for s != "" {
 		if c := s[len(s)-1]; c < utf8.RuneSelf {
 			if !IsSpace(rune(c)) {
 				break

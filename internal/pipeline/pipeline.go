@@ -147,7 +147,8 @@ func (r *Runner) transformRequest(dst []byte, set *destinations.Set, req *spotif
 		out, ok := t.AppendBatch(dst, req, q.MaxEvents, &sum)
 		switch {
 		case ok:
-			return appendTail(out, &sum, cfg, q, capi), sum, nil, true
+			out = appendTail(out, &sum, cfg, q, capi)
+			return out, sum, nil, true
 		case !req.Checked:
 			return dst[:start], spotify.Summary{}, nil, false
 		}
@@ -169,7 +170,8 @@ func (r *Runner) transformRequest(dst []byte, set *destinations.Set, req *spotif
 	if !ok {
 		return dst[:start], spotify.Summary{}, nil, false
 	}
-	return appendTail(out, &sum, cfg, q, capi...), sum, nil, true
+	out = appendTail(out, &sum, cfg, q, capi...)
+	return out, sum, nil, true
 }
 
 // parallel reports whether req's batch is worth splitting across cores now.
@@ -218,8 +220,8 @@ func appendTail(dst []byte, sum *spotify.Summary, cfg *spotify.Config, q Query, 
 	return spotify.AppendResponseTailCAPI(dst, sum, connID, q.CAPIBatchSize, capi...)
 }
 
-func tooMany(n, max int) error {
-	return apperr.New(apperr.TooLarge, "batch has %d events, more than the limit of %d", n, max)
+func tooMany(n, limit int) error {
+	return apperr.New(apperr.TooLarge, "batch has %d events, more than the limit of %d", n, limit)
 }
 
 // appendResults transforms the batch, splitting a large one into one chunk

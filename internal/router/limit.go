@@ -264,7 +264,8 @@ func (s *depthScanner) scan(p []byte) int {
 			case '"':
 				inString = true
 			case '[', '{':
-				if depth++; depth > s.max {
+				depth++
+				if depth > s.max {
 					s.cutAt = i
 					return i
 				}

@@ -2,7 +2,6 @@ package router
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -23,9 +22,9 @@ import (
 )
 
 // readThrough reads body through a fresh guard in chunks of chunk bytes.
-func readThrough(t *testing.T, body string, max int, lines bool, chunk int) (string, error) {
+func readThrough(t *testing.T, body string, limit int, lines bool, chunk int) (string, error) {
 	t.Helper()
-	b := &depthBody{ReadCloser: io.NopCloser(iotest.HalfReader(strings.NewReader(body))), s: depthScanner{max: max, lines: lines}}
+	b := &depthBody{ReadCloser: io.NopCloser(iotest.HalfReader(strings.NewReader(body))), s: depthScanner{max: limit, lines: lines}}
 	var out bytes.Buffer
 	buf := make([]byte, chunk)
 	for {
@@ -90,14 +89,6 @@ func TestDepthScannerNDJSON(t *testing.T) {
 	}
 }
 
-func gzipText(t testing.TB, s string) []byte {
-	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
-	zw.Write([]byte(s))
-	zw.Close()
-	return b.Bytes()
-}
-
 // TestTransformOverGzipIsCheckedRaw: the guard scans the bytes as they
 // arrive, so a gzip label does not let raw brackets past it.
 func TestTransformOverGzipIsCheckedRaw(t *testing.T) {
@@ -148,7 +139,7 @@ func TestInFlightLimit(t *testing.T) {
 		t.Errorf("rejections counted %v times", got)
 	}
 	rec = httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/health", nil))
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/health", http.NoBody))
 	if rec.Code != 200 {
 		t.Errorf("GET waited behind the limit: %d", rec.Code)
 	}
@@ -191,7 +182,7 @@ func TestRequestTimeoutContext(t *testing.T) {
 	}
 
 	rec := httptest.NewRecorder()
-	writeError(rec, httptest.NewRequest(http.MethodPost, "/", nil), wrapAsReadBody(&errBodyTimeout{timeout: time.Second}))
+	writeError(rec, httptest.NewRequest(http.MethodPost, "/", http.NoBody), wrapAsReadBody(&errBodyTimeout{timeout: time.Second}))
 	if rec.Code != http.StatusRequestTimeout || !strings.Contains(rec.Body.String(), "did not arrive within the request timeout of 1s") {
 		t.Errorf("body timeout: %d %s", rec.Code, rec.Body)
 	}
@@ -228,7 +219,9 @@ func BenchmarkDepthScanner(b *testing.B) {
 		copy(buf, body)
 		s := depthScanner{max: DefaultMaxJSONDepth}
 		for i := 0; i < len(buf); i += 32 << 10 {
-			s.filter(buf[i:min(i+32<<10, len(buf))])
+			if _, err := s.filter(buf[i:min(i+32<<10, len(buf))]); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 }
@@ -245,7 +238,7 @@ func TestBearerAuth(t *testing.T) {
 		"bearer s3cret-token": 200, "BEARER s3cret-token": 200, "Bearer   s3cret-token": 200,
 		"Bearers3cret-token": 401, "Bearer\ts3cret-token": 401, "Bearer": 401, "Bear s3cret-token": 401,
 	} {
-		req := httptest.NewRequest(http.MethodPost, "/transform", nil)
+		req := httptest.NewRequest(http.MethodPost, "/transform", http.NoBody)
 		if hdr != "" {
 			req.Header.Set("Authorization", hdr)
 		}
@@ -271,7 +264,7 @@ func TestMetricsListenerHeaders(t *testing.T) {
 	h := MetricsOnly(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("m 1\n")) }))
 	for _, path := range []string{"/metrics", "/health", "/nope"} {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, http.NoBody))
 		if rec.Header().Get("X-Content-Type-Options") != "nosniff" {
 			t.Errorf("%s: no nosniff", path)
 		}
@@ -286,7 +279,7 @@ func TestSidecarPassesProxiedBodies(t *testing.T) {
 		"/v0/destinations/spotify_pixel": true, "/v0/destinations/SPOTIFY_PIXEL": true,
 		"/v0/destinations/webhook": false, "/v1/destinations/spotify_pixel": false, "/customTransform": false,
 	} {
-		r := httptest.NewRequest(http.MethodPost, path, nil)
+		r := httptest.NewRequest(http.MethodPost, path, http.NoBody)
 		if got := (&limits{sidecar: true}).mayParse(r); got != want {
 			t.Errorf("sidecar %s: %v, want %v", path, got, want)
 		}

@@ -419,7 +419,7 @@ func TestSidecarStreams(t *testing.T) {
 	var release sync.Once
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		buf := make([]byte, 5)
-		io.ReadFull(r.Body, buf)
+		_, _ = io.ReadFull(r.Body, buf) // a short read shows in gotFirst
 		gotFirst <- string(buf)
 		rest, _ := io.ReadAll(r.Body)
 		w.Write(append(rest, '\n'))

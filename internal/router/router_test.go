@@ -28,7 +28,7 @@ func TestRecovererTurnsPanicIntoJSON500(t *testing.T) {
 		panic("boom")
 	}))))
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/transform", nil))
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/transform", http.NoBody))
 	if rec.Code != 500 {
 		t.Fatalf("status %d", rec.Code)
 	}
@@ -61,7 +61,7 @@ func TestRequestIDValidation(t *testing.T) {
 	var seen string
 	h := requestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = info(r).id }))
 	for in, keep := range map[string]bool{"abc": true, "": false, "bad\nline": false, strings.Repeat("x", 129): false} {
-		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req := httptest.NewRequest(http.MethodGet, "/", http.NoBody)
 		req.Header.Set(RequestIDHeader, in)
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
@@ -76,13 +76,13 @@ func TestReadyFlag(t *testing.T) {
 	var flag atomic.Bool
 	h := ready(&flag)
 	rec := httptest.NewRecorder()
-	h(rec, httptest.NewRequest(http.MethodGet, "/ready", nil))
+	h(rec, httptest.NewRequest(http.MethodGet, "/ready", http.NoBody))
 	if rec.Code != 503 {
 		t.Errorf("not ready: %d", rec.Code)
 	}
 	flag.Store(true)
 	rec = httptest.NewRecorder()
-	h(rec, httptest.NewRequest(http.MethodGet, "/ready", nil))
+	h(rec, httptest.NewRequest(http.MethodGet, "/ready", http.NoBody))
 	if rec.Code != 200 || !bytes.Contains(rec.Body.Bytes(), []byte("ready")) {
 		t.Errorf("ready: %d %s", rec.Code, rec.Body)
 	}

@@ -138,8 +138,10 @@ func (f *rudderFront) write(w http.ResponseWriter, r *http.Request, body []byte)
 	h.Set("Content-Encoding", "gzip")
 	zw := f.gz.Get().(*gzip.Writer)
 	zw.Reset(w)
-	zw.Write(body)
-	zw.Close()
+	// Write and Close fail only when the client has gone; the access log
+	// records the bytes written.
+	_, _ = zw.Write(body)
+	_ = zw.Close()
 	zw.Reset(io.Discard) // drop the reference to w before pooling
 	f.gz.Put(zw)
 }

@@ -103,7 +103,7 @@ func FuzzRudder(f *testing.F) {
 	standalone := New(deps())
 
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
+		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set(upstreamMark, "1")
 		w.WriteHeader(207)
@@ -256,7 +256,7 @@ type fuzzInput struct {
 // rudderInput finds the elements of a well-formed request body: the body
 // itself (a plain processor request) or its first "input" key.
 func rudderInput(m rudderFuzzMode, text []byte) fuzzInput {
-	v := json.RawMessage(text)
+	var v json.RawMessage
 	if !m.compacted && strings.HasPrefix(m.path, "/v0/") {
 		v = bytes.TrimSpace(text)
 	} else if v = memberOf(text, "input"); v == nil {

@@ -103,7 +103,8 @@ func deepAt(s string, limit int) int {
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
 		case '[', '{':
-			if depth++; depth > limit {
+			depth++
+			if depth > limit {
 				return i
 			}
 		case ']', '}':

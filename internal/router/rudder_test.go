@@ -213,7 +213,7 @@ func TestRudderRequestErrors(t *testing.T) {
 func TestFeaturesIsOpen(t *testing.T) {
 	h := rudderHandler(t, func(d *Deps) { d.AuthToken = "s3cret" })
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/features", nil))
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/features", http.NoBody))
 	if rec.Code != 200 {
 		t.Fatalf("status %d", rec.Code)
 	}

@@ -96,13 +96,13 @@ func serveBatch(w http.ResponseWriter, r *http.Request, m *metrics.Metrics, fn f
 // readJSONBody checks the content type and reads the body (inflated when it
 // is gzip) into a pooled buffer (the caller puts it back); on failure it has
 // answered the error.
-func readJSONBody(w http.ResponseWriter, r *http.Request, max int64) (*bytes.Buffer, bool) {
+func readJSONBody(w http.ResponseWriter, r *http.Request, limit int64) (*bytes.Buffer, bool) {
 	if err := checkJSON(r); err != nil {
 		writeError(w, r, err)
 		return nil, false
 	}
 	in := getBuf()
-	if err := readEncodedBody(w, r, in, max); err != nil {
+	if err := readEncodedBody(w, r, in, limit); err != nil {
 		putBuf(in)
 		writeError(w, r, err)
 		return nil, false
@@ -129,15 +129,15 @@ func checkJSON(r *http.Request) error {
 	return nil
 }
 
-// readBody reads the whole body into buf, refusing more than max bytes while
+// readBody reads the whole body into buf, refusing more than limit bytes while
 // reading (not after).
-func readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer, max int64) error {
-	if max > 0 && r.ContentLength > max {
-		return apperr.New(apperr.TooLarge, "request body is %d bytes, more than the limit of %d", r.ContentLength, max)
+func readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer, limit int64) error {
+	if limit > 0 && r.ContentLength > limit {
+		return apperr.New(apperr.TooLarge, "request body is %d bytes, more than the limit of %d", r.ContentLength, limit)
 	}
 	body := r.Body
-	if max > 0 {
-		body = http.MaxBytesReader(w, r.Body, max)
+	if limit > 0 {
+		body = http.MaxBytesReader(w, r.Body, limit)
 	}
 	if r.ContentLength > 0 {
 		buf.Grow(int(r.ContentLength))
@@ -145,7 +145,7 @@ func readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer, max int
 	if _, err := buf.ReadFrom(body); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return apperr.New(apperr.TooLarge, "request body is more than the limit of %d bytes", max)
+			return apperr.New(apperr.TooLarge, "request body is more than the limit of %d bytes", limit)
 		}
 		return &apperr.Error{Code: apperr.BadRequest, Message: bodyReadError(err), Err: err}
 	}

@@ -94,7 +94,7 @@ func TestResolveConfig(t *testing.T) {
 
 func TestJSTrim(t *testing.T) {
 	for in, want := range map[string]string{
-		" \t\n\r\v\f x \u00a0": "x",
+		" \t\n\r\v\f x \u00a0": "x", //nolint:gocritic // the whitespace around the key is what is trimmed
 		"\ufeffx\u3000":        "x",
 		"\u0085x\u0085":        "\u0085x\u0085",
 		"\u2028x\u2029":        "x",

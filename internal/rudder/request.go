@@ -44,7 +44,7 @@ func parseRoot(body []byte, limit int) (gjson.Result, error) {
 // parseProcessor reads a processor request: a JSON array of {message,
 // metadata, destination}, or, compacted, {"input": [{message, metadata}],
 // "destinations": {id: destination}, "connections": {...}}.
-func parseProcessor(body []byte, compacted bool, max, depth int) ([]item, error) {
+func parseProcessor(body []byte, compacted bool, maxItems, depth int) ([]item, error) {
 	root, err := parseRoot(body, depth)
 	if err != nil {
 		return nil, err
@@ -53,7 +53,7 @@ func parseProcessor(body []byte, compacted bool, max, depth int) ([]item, error)
 		if !root.IsArray() {
 			return nil, apperr.New(apperr.BadRequest, "request body must be a JSON array of {message, metadata, destination}")
 		}
-		return parseItems(root, nil, max)
+		return parseItems(root, nil, maxItems)
 	}
 	if !root.IsObject() {
 		return nil, apperr.New(apperr.BadRequest, "a compacted request body must be a JSON object with input, destinations and connections")
@@ -62,14 +62,14 @@ func parseProcessor(body []byte, compacted bool, max, depth int) ([]item, error)
 	if !input.IsArray() {
 		return nil, apperr.New(apperr.BadRequest, "input must be an array of {message, metadata}")
 	}
-	return parseItems(input, destinationMap(root.Get("destinations")), max)
+	return parseItems(input, destinationMap(root.Get("destinations")), maxItems)
 }
 
 // parseRouter reads a router request: {"input": [...], "destType": "..."},
 // compacted like the processor's. An input that is not an array, or an
 // empty one, gives no items and no error: the reply says "Invalid event
 // array", as rudder-transformer's does.
-func parseRouter(body []byte, compacted bool, max, depth int) ([]item, error) {
+func parseRouter(body []byte, compacted bool, maxItems, depth int) ([]item, error) {
 	root, err := parseRoot(body, depth)
 	if err != nil {
 		return nil, err
@@ -92,7 +92,7 @@ func parseRouter(body []byte, compacted bool, max, depth int) ([]item, error) {
 	if compacted {
 		dests = destinationMap(root.Get("destinations"))
 	}
-	return parseItems(input, dests, max)
+	return parseItems(input, dests, maxItems)
 }
 
 // DestTypeOf returns the destType of a router or batch request body (plain
@@ -114,10 +114,10 @@ func DestTypeOf(body []byte) (destType string, ok bool) {
 // compacted request) each element's destination is looked up by its
 // metadata.destinationId; an id that names no destination fails the whole
 // request with a 500, as rudder-transformer's does.
-func parseItems(arr gjson.Result, dests map[string]gjson.Result, max int) ([]item, error) {
+func parseItems(arr gjson.Result, dests map[string]gjson.Result, maxItems int) ([]item, error) {
 	elems := arr.Array()
-	if max > 0 && len(elems) > max {
-		return nil, apperr.New(apperr.TooLarge, "request has %d events, more than the limit of %d", len(elems), max)
+	if maxItems > 0 && len(elems) > maxItems {
+		return nil, apperr.New(apperr.TooLarge, "request has %d events, more than the limit of %d", len(elems), maxItems)
 	}
 	items := make([]item, len(elems))
 	for i, el := range elems {

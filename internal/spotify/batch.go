@@ -76,8 +76,8 @@ func parseRequest(body []byte, limit int, guess bool) (Request, error) {
 	r := Request{Checked: !guess || batchEnd < 0, limit: limit}
 	var dest gjson.Result
 	end := members(s, i, limit, func(key, _ string, vs int) int {
-		switch {
-		case key == "batch": // a repeated key: the last one wins (a guess fails on it)
+		switch key {
+		case "batch": // a repeated key: the last one wins (a guess fails on it)
 			if !r.Checked && s[vs] == '[' {
 				r.Batch = gjson.Result{Type: gjson.JSON, Raw: s[vs:batchEnd]}
 				r.rest = s[vs:]
@@ -86,7 +86,7 @@ func parseRequest(body []byte, limit int, guess bool) (Request, error) {
 			end := skipValue(s, vs, limit-1)
 			r.Batch = value(s[vs:end])
 			return end
-		case key == "destination":
+		case "destination":
 			end := skipValue(s, vs, limit-1)
 			dest = value(s[vs:end])
 			return end
@@ -266,11 +266,11 @@ func (s *Summary) AppendJSON(dst []byte) []byte {
 
 // AppendResults transforms every event of batch (checked JSON) and appends
 // their results, comma-separated, numbering them from first; it counts them
-// in sum. With max > 0 it stops after max events and reports false when the
+// in sum. With maxEvents > 0 it stops after maxEvents events and reports false when the
 // batch holds more, so that a caller can enforce a limit without a counting
 // pass.
-func (t *Transformer) AppendResults(dst []byte, batch gjson.Result, first, max int, sum *Summary) ([]byte, bool) {
-	dst, _, within := t.appendBatch(dst, batch.Raw, first, max, noLimit, sum)
+func (t *Transformer) AppendResults(dst []byte, batch gjson.Result, first, maxEvents int, sum *Summary) ([]byte, bool) {
+	dst, _, within := t.appendBatch(dst, batch.Raw, first, maxEvents, noLimit, sum)
 	return dst, within
 }
 
@@ -280,16 +280,16 @@ func (t *Transformer) AppendResults(dst []byte, batch gjson.Result, first, max i
 // not what ParseRequest guessed (malformed, or the batch ended before the
 // body's last "]"). The caller then drops the output: a guessed request
 // starts again with ParseRequestExact, a checked one has too many events.
-func (t *Transformer) AppendBatch(dst []byte, req *Request, max int, sum *Summary) ([]byte, bool) {
+func (t *Transformer) AppendBatch(dst []byte, req *Request, maxEvents int, sum *Summary) ([]byte, bool) {
 	s, want := req.text()
-	dst, end, within := t.appendBatch(dst, s, 0, max, req.limit-batchLevels, sum)
+	dst, end, within := t.appendBatch(dst, s, 0, maxEvents, req.limit-batchLevels, sum)
 	return dst, within && end == want
 }
 
 // appendBatch walks the array at the start of s, events nesting at most
 // limit levels, and returns the index just past it (len(s) when it is
 // malformed).
-func (t *Transformer) appendBatch(dst []byte, s string, first, max, limit int, sum *Summary) ([]byte, int, bool) {
+func (t *Transformer) appendBatch(dst []byte, s string, first, maxEvents, limit int, sum *Summary) ([]byte, int, bool) {
 	i := first
 	// One check of the whole batch spares a check per event in the usual case.
 	t.utf8OK = utf8.ValidString(s)
@@ -297,7 +297,7 @@ func (t *Transformer) appendBatch(dst []byte, s string, first, max, limit int, s
 	defer func() { t.utf8OK, t.limit = false, noLimit }()
 	within := true
 	end := elements(s, 0, func(at int) int {
-		if max > 0 && i-first == max {
+		if maxEvents > 0 && i-first == maxEvents {
 			within = false
 			return -1
 		}
@@ -379,5 +379,6 @@ func (t *Transformer) AppendResponse(dst []byte, destinationID string, batch gjs
 	var sum Summary
 	dst = AppendResponseHead(dst, destinationID, t.cfg)
 	dst, _ = t.AppendResults(dst, batch, 0, 0, &sum)
-	return AppendResponseTail(dst, &sum), sum
+	dst = AppendResponseTail(dst, &sum)
+	return dst, sum
 }

@@ -172,7 +172,8 @@ func skipString(s string, i int) int {
 // and whether it follows JSON's grammar.
 func scanNumber(s string, i int) (int, bool) {
 	if s[i] == '-' {
-		if i++; i >= len(s) {
+		i++
+		if i >= len(s) {
 			return i, false
 		}
 	}
@@ -186,14 +187,16 @@ func scanNumber(s string, i int) (int, bool) {
 		return i, false
 	}
 	if i < len(s) && s[i] == '.' {
-		if i++; i >= len(s) || s[i]-'0' >= 10 {
+		i++
+		if i >= len(s) || s[i]-'0' >= 10 {
 			return i, false
 		}
 		for i++; i < len(s) && s[i]-'0' < 10; i++ {
 		}
 	}
 	if i < len(s) && s[i]|0x20 == 'e' {
-		if i++; i < len(s) && (s[i] == '+' || s[i] == '-') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
 			i++
 		}
 		if i >= len(s) || s[i]-'0' >= 10 {
@@ -387,7 +390,8 @@ func skipRaw(s string, i int) int {
 		case '{', '[':
 			depth++
 		case '}', ']':
-			if depth--; depth <= 0 {
+			depth--
+			if depth <= 0 {
 				return i + max(depth+1, 0)
 			}
 		case ',', ' ', '\t', '\n', '\r':

@@ -48,15 +48,16 @@ func FuzzScan(f *testing.F) {
 			want = append(want, v.Raw)
 			return true
 		})
-		if root.IsObject() {
+		switch {
+		case root.IsObject():
 			eachMember(s, func(k, _, raw string) bool { got = append(got, k, raw); return true })
-		} else if root.IsArray() {
+		case root.IsArray():
 			elements(s, 0, func(at int) int {
 				end := skipValue(s, at, MaxDepth)
 				got = append(got, s[at:end])
 				return end
 			})
-		} else {
+		default:
 			return
 		}
 		if len(got) != len(want) {

@@ -53,7 +53,9 @@ func TestAppendJSONString(t *testing.T) {
 			t.Fatalf("%q → invalid %s", s, out)
 		}
 		var back string
-		json.Unmarshal(out, &back)
+		if err := json.Unmarshal(out, &back); err != nil {
+			t.Fatalf("%q → %s: %v", s, out, err)
+		}
 		if utf8.ValidString(s) && back != s {
 			t.Errorf("%q round-trips to %q", s, back)
 		}

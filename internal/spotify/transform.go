@@ -436,7 +436,7 @@ func (t *Transformer) page(o *Outcome) {
 // keyBit is key's bit in Transformer.viewKeys.
 func keyBit(key string) uint64 {
 	h := uint(len(key))
-	if len(key) > 0 {
+	if key != "" {
 		h = h*7 + uint(key[0])
 	}
 	return 1 << (h & 63)

@@ -59,7 +59,7 @@ func (u *Upstream) Features(ctx context.Context, own []byte) []byte {
 func (u *Upstream) fetchFeatures(ctx context.Context) (doc []byte, reason string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, u.featuresTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.target.JoinPath("features").String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.target.JoinPath("features").String(), http.NoBody)
 	if err != nil {
 		return nil, "failed", err
 	}
@@ -70,7 +70,7 @@ func (u *Upstream) fetchFeatures(ctx context.Context) (doc []byte, reason string
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		io.Copy(io.Discard, io.LimitReader(resp.Body, maxFeaturesBytes))
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxFeaturesBytes)) // drained for reuse; its bytes do not matter
 		return nil, "status", fmt.Errorf("GET /features answered %s", resp.Status)
 	}
 	doc, err = io.ReadAll(io.LimitReader(resp.Body, maxFeaturesBytes+1))

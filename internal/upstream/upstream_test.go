@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net"
@@ -168,7 +169,7 @@ func TestFeaturesNeverFails(t *testing.T) {
 
 	for _, a := range []string{"down", "not json"} {
 		answer.Store(a)
-		if got := up.Features(ctx, []byte(own)); string(got) != string(merged) {
+		if got := up.Features(ctx, []byte(own)); !bytes.Equal(got, merged) {
 			t.Errorf("upstream %q: %s, want the last merged document", a, got)
 		}
 	}
@@ -224,7 +225,9 @@ func TestRewriteKeepsTheRequest(t *testing.T) {
 	defer srv.Close()
 	up, _ := newUpstream(t, srv.URL+"/base")
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		up.ServeProxy(w, r, "other")
+		if err := up.ServeProxy(w, r, "other"); err != nil {
+			t.Error(err)
+		}
 	}))
 	defer front.Close()
 	req, _ := http.NewRequest(http.MethodPost, front.URL+"/v1/sources/shopify?a=1;b=2&c=%zz&d", strings.NewReader("x"))
