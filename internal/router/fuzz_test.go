@@ -4,13 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"flag"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -24,9 +21,6 @@ import (
 	"spotifypixel/internal/metrics"
 	"spotifypixel/internal/spotify"
 )
-
-var writeHandlerCorpus = flag.Bool("write-fuzz-corpus", false,
-	"rewrite testdata/fuzz/FuzzHandler/seed-* from testdata/badinput")
 
 // handlerModes are the requests FuzzHandler sends a body as, by mode % 5.
 var handlerModes = []struct{ path, contentType string }{
@@ -233,26 +227,4 @@ func badInputSeeds(tb testing.TB) []fuzzSeed {
 		seeds = append(seeds, fuzzSeed{strings.TrimSuffix(filepath.Base(file), ".case"), mode, body})
 	}
 	return seeds
-}
-
-// TestWriteHandlerCorpus rewrites the committed seed corpus of FuzzHandler
-// from testdata/badinput when run with -write-fuzz-corpus.
-func TestWriteHandlerCorpus(t *testing.T) {
-	if !*writeHandlerCorpus {
-		t.Skip("run with -write-fuzz-corpus to rewrite testdata/fuzz/FuzzHandler")
-	}
-	dir := filepath.Join("testdata", "fuzz", "FuzzHandler")
-	old, _ := filepath.Glob(filepath.Join(dir, "seed-*"))
-	for _, f := range old {
-		os.Remove(f)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range badInputSeeds(t) {
-		content := fmt.Sprintf("go test fuzz v1\nbyte(%s)\n[]byte(%s)\n", strconv.QuoteRune(rune(s.mode)), strconv.Quote(string(s.body)))
-		if err := os.WriteFile(filepath.Join(dir, "seed-"+s.name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 }

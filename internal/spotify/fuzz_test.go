@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"net/url"
 	"os"
@@ -22,13 +21,6 @@ import (
 	"spotifypixel/internal/corpus"
 )
 
-var (
-	writeFuzzCorpus = flag.Bool("write-fuzz-corpus", false,
-		"rewrite testdata/fuzz/FuzzTransform/seed-* from fuzzCorpusSeeds")
-	skipKnownBugs = flag.Bool("fuzz-skip-known", false,
-		"FuzzTransform: skip inputs that hit an engine bug already reported (see knownBug), to fuzz past it")
-)
-
 // FuzzTransform checks the engine's invariants on any config and any event:
 // no panic; a result that is valid JSON and UTF-8, shaped as SPEC 5 says;
 // calls only when ok, with known commands and beacons that carry what the
@@ -41,6 +33,9 @@ func FuzzTransform(f *testing.F) {
 	}
 	for _, g := range goldenSeeds(f) {
 		f.Add(g[0], g[1])
+	}
+	for _, e := range corpus.Events(2026, 24) {
+		f.Add(corpus.Config(), e)
 	}
 	warm := warmEvents()
 	f.Fuzz(func(t *testing.T, configBytes, eventBytes []byte) {
@@ -107,33 +102,21 @@ func FuzzTransform(f *testing.F) {
 		if sum.Calls != calls || r.Summary["calls"] != calls || r.Summary["events"] != 3 {
 			t.Errorf("summary counts %+v / %v, want %d calls", sum, r.Summary, calls)
 		}
-		checkUTF8(t, event, single, resp)
+		checkUTF8(t, single, resp)
 	})
 }
 
 // checkUTF8 requires valid UTF-8 output, whatever the input: gjson.Valid
 // (and so ParseRequest) accepts invalid UTF-8 inside strings, and the engine
 // must not copy it into a response that strict JSON parsers would reject.
-func checkUTF8(t *testing.T, event string, outs ...[]byte) {
+func checkUTF8(t *testing.T, outs ...[]byte) {
 	t.Helper()
 	for _, out := range outs {
 		if utf8.Valid(out) {
 			continue
 		}
-		if *skipKnownBugs && knownBug(event) {
-			t.Skipf("known engine bug (non-string messageId with invalid UTF-8 echoed raw): %q", out)
-		}
 		t.Fatalf("result is not valid UTF-8: %q", out)
 	}
-}
-
-// knownBug reports whether event hits the engine bug found by this fuzzer
-// (testdata/fuzz/FuzzTransform/d4a70e65204be707): a messageId that is an
-// object or array holding invalid UTF-8 is copied raw into the result.
-func knownBug(event string) bool {
-	ev := gjson.Parse(event)
-	mid := lastMember(ev, "messageId")
-	return ev.IsObject() && (mid.IsObject() || mid.IsArray()) && !utf8.ValidString(mid.Raw)
 }
 
 // dropIndex returns a result without its leading {"index":i, checking i.
@@ -603,50 +586,6 @@ func hostileConfigs() []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// fuzzCorpusSeeds are the pairs committed under testdata/fuzz/FuzzTransform:
-// the hand-written seeds above (without the generated field variants, which
-// f.Add supplies) and realistic corpus traffic with the corpus config.
-func fuzzCorpusSeeds() []fuzzSeed {
-	var out []fuzzSeed
-	for _, s := range fuzzSeeds() {
-		if !strings.HasPrefix(s.name, "gen-") && s.name != "deep" {
-			out = append(out, s)
-		}
-	}
-	for i, e := range corpus.Events(2026, 24) {
-		out = append(out, fuzzSeed{fmt.Sprintf("corpus-%02d", i), string(corpus.Config()), string(e)})
-	}
-	return out
-}
-
-// TestWriteFuzzCorpus rewrites the committed seed corpus when run with
-// -write-fuzz-corpus; otherwise it checks that the corpus is there.
-func TestWriteFuzzCorpus(t *testing.T) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzTransform")
-	if !*writeFuzzCorpus {
-		files, _ := filepath.Glob(filepath.Join(dir, "seed-*"))
-		if len(files) < 30 {
-			t.Errorf("%d committed seeds in %s, want at least 30 (go test -run TestWriteFuzzCorpus -write-fuzz-corpus)", len(files), dir)
-		}
-		return
-	}
-	old, _ := filepath.Glob(filepath.Join(dir, "seed-*"))
-	for _, f := range old {
-		if err := os.Remove(f); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range fuzzCorpusSeeds() {
-		body := "go test fuzz v1\n[]byte(" + strconv.Quote(s.config) + ")\n[]byte(" + strconv.Quote(s.event) + ")\n"
-		if err := os.WriteFile(filepath.Join(dir, "seed-"+s.name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 // TestFuzzSeedsValid keeps the generated seeds honest: the templates must
