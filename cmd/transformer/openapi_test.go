@@ -357,7 +357,7 @@ func TestOpenAPIValidatorRejects(t *testing.T) {
 func openAPIErrors(t *testing.T, a *apiCheck) {
 	const token = "tok-errors"
 	s := startServer(t, map[string]string{"TRANSFORMER_AUTH_TOKEN": token},
-		"-max-body-bytes", "4096", "-request-timeout", "1s", "-max-inflight", "1")
+		"-max-body-bytes", "4096", "-body-budget-bytes", "4096", "-request-timeout", "1s", "-max-inflight", "1")
 	a = a.on(t, s)
 	auth := []string{"Authorization", "Bearer " + token}
 	batch := []byte(`{"batch":[{"type":"page","messageId":"m"}]}`)
@@ -385,9 +385,9 @@ func openAPIErrors(t *testing.T, a *apiCheck) {
 			t.Errorf("%s %s: %d %s is not an Error: %s", c.method, c.path, r.status, r.body, describe(errs))
 		}
 	}
-	// 503: one body arriving slowly holds the only in-flight slot.
+	// 503: one body of the largest size, arriving slowly, holds the whole body budget.
 	held := a.partial(t, "/transform?destination=demo", token)
-	eventually(t, "a 503 while the slot is held", func() bool {
+	eventually(t, "a 503 while the budget is held", func() bool {
 		return a.exchange("over the in-flight limit", http.MethodPost, "/transform?destination=demo", "application/json", batch, requestAlways, auth...).status == 503
 	})
 	// 408: the held body never completes within -request-timeout.
@@ -402,7 +402,7 @@ type heldRequest struct {
 	conn net.Conn
 }
 
-// partial sends the headers and the first bytes of a 100-byte body.
+// partial sends the headers and the first bytes of a 4096-byte body.
 func (a *apiCheck) partial(t *testing.T, path, token string) *heldRequest {
 	t.Helper()
 	conn, err := net.Dial("tcp", strings.TrimPrefix(a.s.url, "http://"))
@@ -412,7 +412,7 @@ func (a *apiCheck) partial(t *testing.T, path, token string) *heldRequest {
 	t.Cleanup(func() { conn.Close() })
 	req, _ := http.NewRequest(http.MethodPost, a.s.url+path, http.NoBody)
 	req.Header.Set("Content-Type", "application/json")
-	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer %s\r\nContent-Length: 100\r\n\r\n{\"batch\":[", path, token)
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer %s\r\nContent-Length: 4096\r\n\r\n{\"batch\":[", path, token)
 	return &heldRequest{req: req, conn: conn}
 }
 

@@ -74,47 +74,6 @@ func readReply(t *testing.T, conn net.Conn) (*http.Response, []byte) {
 	return resp, body
 }
 
-// TestInFlightLimitEndToEnd holds every slot with requests whose bodies
-// have not arrived, then checks that one more POST gets 503 with
-// Retry-After and a JSON error, is counted, that /health and /metrics
-// still answer, and that the held requests complete once their bodies come.
-func TestInFlightLimitEndToEnd(t *testing.T) {
-	opts := leakOptions()
-	s := startServer(t, nil, "-max-inflight", "2")
-	body := []byte(batchOf(`{"type":"page","messageId":"held"}`))
-	var held []net.Conn
-	for range 2 {
-		c := rawPost(t, s, "/transform", "application/json", len(body))
-		c.Write(body[:5])
-		held = append(held, c)
-	}
-	inFlight := func() float64 {
-		return metricValue(s.metrics(), "spotify_transformer_http_requests_in_flight", nil)
-	}
-	eventually(t, "two requests in flight", func() bool { return inFlight() >= 2 })
-	r := s.post("/transform", batchOf(`{"type":"page"}`))
-	if r.status != 503 || r.header.Get("Retry-After") == "" || !strings.Contains(string(r.body), "limit of 2 concurrent requests") {
-		t.Errorf("over the limit: %d %v %s", r.status, r.header, r.body)
-	}
-	if h := s.do(http.MethodGet, "/health", "", nil); h.status != 200 {
-		t.Errorf("/health behind the limit: %d", h.status)
-	}
-	rejected := metricValue(s.metrics(), "spotify_transformer_http_requests_rejected_total", map[string]string{"reason": "in_flight_limit"})
-	if rejected != 1 {
-		t.Errorf("rejections counted: %v", rejected)
-	}
-	for _, c := range held {
-		c.Write(body[5:])
-		if resp, b := readReply(t, c); resp.StatusCode != 200 || !bytes.Contains(b, []byte(`"held"`)) {
-			t.Errorf("held request: %d %s", resp.StatusCode, b)
-		}
-	}
-	if r := s.post("/transform", batchOf(`{"type":"page"}`)); r.status != 200 {
-		t.Errorf("after the held requests: %d %s", r.status, r.body)
-	}
-	stopAndCheckLeaks(t, s, opts)
-}
-
 // TestRequestTimeoutCutsSlowBody: a body sent one byte at a time, still
 // progressing, is answered 408 at the request timeout long before it would
 // have arrived.

@@ -6,12 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -52,6 +54,7 @@ type serveConfig struct {
 	IdleTimeout       time.Duration
 	RequestTimeout    time.Duration
 	MaxInFlight       int
+	BodyBudget        int64 // resolved: never 0 after parseServeConfig
 	MaxJSONDepth      int
 	ReloadSettle      time.Duration
 	Pprof             bool
@@ -80,6 +83,7 @@ var serveEnv = map[string]string{
 	"idle-timeout":         "TRANSFORMER_IDLE_TIMEOUT",
 	"request-timeout":      "TRANSFORMER_REQUEST_TIMEOUT",
 	"max-inflight":         "TRANSFORMER_MAX_INFLIGHT",
+	"body-budget-bytes":    "TRANSFORMER_BODY_BUDGET_BYTES",
 	"max-json-depth":       "TRANSFORMER_MAX_JSON_DEPTH",
 	"pprof":                "TRANSFORMER_PPROF",
 	"capi-url":             "TRANSFORMER_CAPI_URL",
@@ -108,7 +112,8 @@ func parseServeConfig(args []string, getenv func(string) string, out io.Writer) 
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", 60*time.Second, "time allowed from the end of the headers to the end of the response")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 120*time.Second, "how long an idle keep-alive connection stays open")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", 30*time.Second, "for POST bodies this service parses (not NDJSON): replaces -read-timeout; the body must arrive within it (else 408) and the handler's context ends at it")
-	fs.IntVar(&c.MaxInFlight, "max-inflight", 256, "requests with a body served at once; beyond it: 503 with Retry-After (0: no limit)")
+	fs.IntVar(&c.MaxInFlight, "max-inflight", 256, "requests with a body served at once, each counted once its body has arrived (NDJSON streams: at most half of them, from their start); beyond it: 503 with Retry-After (0: no limit)")
+	fs.Int64Var(&c.BodyBudget, "body-budget-bytes", 0, "request body bytes (received, and inflated from gzip) all requests hold at once; beyond it: 503 with Retry-After (0: a quarter of GOMEMLIMIT when it is set, else 256 MiB)")
 	fs.IntVar(&c.MaxJSONDepth, "max-json-depth", 1000, "deepest nesting of JSON arrays and objects accepted in a body")
 	fs.BoolVar(&c.Pprof, "pprof", false, "serve /debug/pprof/ on the metrics listener (needs -metrics-listen)")
 	fs.StringVar(&c.CAPIURL, "capi-url", "https://capi.spotify.com/capi-direct/events/", "Spotify Conversions API endpoint (a proxy or a test sink)")
@@ -121,12 +126,26 @@ func parseServeConfig(args []string, getenv func(string) string, out io.Writer) 
 		return c, usageError{fmt.Errorf("serve takes no arguments, got %q", fs.Args())}
 	}
 	c.TokenInArgs = c.AuthToken != "" && c.AuthToken != getenv(serveEnv["auth-token"])
+	if c.BodyBudget == 0 {
+		c.BodyBudget = defaultBodyBudget(debug.SetMemoryLimit(-1))
+	}
 	if err := c.validate(); err != nil {
 		return c, err
 	}
 	// The token is read before c is returned: the order of the two operands of a return is unspecified.
 	err := c.readTokenFile()
 	return c, err
+}
+
+// defaultBodyBudget is the body budget when -body-budget-bytes is not set:
+// a quarter of the memory limit (the rest is for the responses, which are
+// about as large as the requests, the pools and the heap's headroom), or 256
+// MiB when no limit is set (memLimit is math.MaxInt64).
+func defaultBodyBudget(memLimit int64) int64 {
+	if memLimit <= 0 || memLimit == math.MaxInt64 {
+		return 256 << 20
+	}
+	return memLimit / 4
 }
 
 // readTokenFile sets the token from -auth-token-file, so that the secret
@@ -189,6 +208,9 @@ func (c serveConfig) validate() error {
 	}
 	if c.MaxJSONDepth <= 0 {
 		return usageError{errors.New("-max-json-depth must be positive")}
+	}
+	if c.BodyBudget < c.MaxBodyBytes {
+		return usageError{fmt.Errorf("-body-budget-bytes (%d, a quarter of GOMEMLIMIT when not set) must be at least -max-body-bytes (%d), or the largest body could never be served", c.BodyBudget, c.MaxBodyBytes)}
 	}
 	for name, d := range map[string]time.Duration{"read-header-timeout": c.ReadHeaderTimeout, "read-timeout": c.ReadTimeout, "write-timeout": c.WriteTimeout, "idle-timeout": c.IdleTimeout, "request-timeout": c.RequestTimeout} {
 		if d <= 0 {
@@ -256,7 +278,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		AuthToken: cfg.AuthToken, MaxBodyBytes: cfg.MaxBodyBytes,
 		MaxBatchEvents: cfg.MaxBatchEvents, BeaconURL: cfg.BeaconURL,
 		StreamTimeout: cfg.ReadTimeout,
-		MaxInFlight:   cfg.MaxInFlight, RequestTimeout: cfg.RequestTimeout, MaxJSONDepth: cfg.MaxJSONDepth,
+		MaxInFlight:   cfg.MaxInFlight, BodyBudget: cfg.BodyBudget, RequestTimeout: cfg.RequestTimeout, MaxJSONDepth: cfg.MaxJSONDepth,
 		CAPIBatchSize: cfg.CAPIBatchSize, CAPIURL: cfg.CAPIURL,
 	}
 	if metricsLn == nil {

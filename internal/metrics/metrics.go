@@ -15,10 +15,15 @@ const namespace = "spotify_transformer"
 
 // Metrics are the service's collectors.
 type Metrics struct {
-	Requests      *prometheus.CounterVec
-	Duration      *prometheus.HistogramVec
-	InFlight      prometheus.Gauge
-	Rejected      *prometheus.CounterVec // requests refused before they started, by reason
+	Requests *prometheus.CounterVec
+	Duration *prometheus.HistogramVec
+	InFlight prometheus.Gauge
+	Rejected *prometheus.CounterVec // requests refused before they started, by reason
+	// BodyBudget and BodyBytesHeld show the shared budget of request body
+	// bytes and how much of it requests hold now, so that a 503 at the
+	// budget can be told from one at the in-flight limit.
+	BodyBudget    prometheus.Gauge
+	BodyBytesHeld prometheus.Gauge
 	Events        *prometheus.CounterVec
 	Calls         *prometheus.CounterVec
 	BatchSize     prometheus.Histogram
@@ -104,15 +109,25 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	m.Rejected = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "http_requests_rejected_total",
-		Help: "Requests refused before they started (503 with Retry-After), by reason (in_flight_limit).",
+		Help: "Requests refused before they were served (503 with Retry-After), by reason (in_flight_limit, stream_limit, body_budget).",
 	}, []string{"reason"})
-	reg.MustRegister(m.Rejected)
+	m.BodyBudget = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "body_budget_bytes",
+		Help: "Request body bytes all requests may hold at once (-body-budget-bytes); 0: no budget.",
+	})
+	m.BodyBytesHeld = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "body_bytes_held",
+		Help: "Request body bytes (received and inflated) that requests hold now, counted against the body budget.",
+	})
+	reg.MustRegister(m.Rejected, m.BodyBudget, m.BodyBytesHeld)
 	m.ConfigReloadFailures = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: namespace, Name: "config_reload_failures_total",
 		Help: "Destinations file reloads that failed and kept the last good configuration.",
 	})
 	reg.MustRegister(m.ConfigReloadFailures)
-	m.Rejected.WithLabelValues("in_flight_limit")
+	for _, reason := range []string{"in_flight_limit", "stream_limit", "body_budget"} {
+		m.Rejected.WithLabelValues(reason)
+	}
 	return m
 }
 

@@ -41,8 +41,13 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		msg = "internal error"
 	}
 	setError(r, err)
-	if code == apperr.Unauthorized {
+	switch code {
+	case apperr.Unauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="transformer"`)
+	case apperr.Unavailable:
+		if w.Header().Get("Retry-After") == "" {
+			w.Header().Set("Retry-After", "1") // at a limit: the same request may succeed
+		}
 	}
 	status := statusOf(code)
 	var slow *errBodyTimeout

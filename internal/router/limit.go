@@ -15,7 +15,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"spotifypixel/internal/apperr"
 	"spotifypixel/internal/rudder"
 )
 
@@ -35,29 +34,60 @@ func (d Deps) maxJSONDepth() int {
 }
 
 // limits are the protections of the routes that take a body (every method
-// but GET and HEAD): a cap on concurrent requests, a deadline per request and
-// a cap on JSON nesting. The operational routes (/health, /ready, /metrics,
-// /features) are GETs and never wait behind them.
+// but GET and HEAD): a cap on concurrent requests, taken only once a body
+// has arrived; a share of that cap for NDJSON streams, which hold theirs
+// while their body arrives; a budget of body bytes held at once; a deadline
+// per request; and a cap on JSON nesting. The operational routes (/health,
+// /ready, /metrics, /features) are GETs and never wait behind them.
 type limits struct {
 	sem      chan struct{} // nil: no in-flight limit
-	rejected prometheus.Counter
-	timeout  time.Duration // 0: none
+	streams  chan struct{} // NDJSON streams' share of sem; nil with sem
+	budget   *byteBudget   // nil: no body budget
+	maxBody  int64
+	rejected map[string]prometheus.Counter // by reason
+	timeout  time.Duration                 // 0: none
 	depth    int
 	sidecar  bool // requests for other destinations go to the upstream, unparsed here
 }
 
+// rejectReasons are the limits a request can be refused at, as metrics
+// label them.
+var rejectReasons = []string{"in_flight_limit", "stream_limit", "body_budget"}
+
 func newLimits(d Deps) *limits {
-	l := &limits{timeout: d.RequestTimeout, depth: d.maxJSONDepth(), sidecar: d.Upstream != nil}
+	l := &limits{timeout: d.RequestTimeout, depth: d.maxJSONDepth(), sidecar: d.Upstream != nil,
+		maxBody: d.MaxBodyBytes, rejected: map[string]prometheus.Counter{}}
 	if d.MaxInFlight > 0 {
 		l.sem = make(chan struct{}, d.MaxInFlight)
+		l.streams = make(chan struct{}, max(1, d.MaxInFlight/2))
 	}
-	if d.Metrics != nil && d.Metrics.Rejected != nil {
-		l.rejected = d.Metrics.Rejected.WithLabelValues("in_flight_limit")
+	if d.BodyBudget > 0 {
+		l.budget = &byteBudget{max: d.BodyBudget}
+	}
+	if m := d.Metrics; m != nil {
+		if m.Rejected != nil {
+			for _, reason := range rejectReasons {
+				l.rejected[reason] = m.Rejected.WithLabelValues(reason)
+			}
+		}
+		if l.budget != nil && m.BodyBudget != nil {
+			m.BodyBudget.Set(float64(l.budget.max))
+			l.budget.held = m.BodyBytesHeld
+		}
 	}
 	return l
 }
 
-// middleware applies the limits in order: admission, deadline, nesting.
+// count counts a request refused at the limit named by reason.
+func (l *limits) count(reason string) {
+	if c := l.rejected[reason]; c != nil {
+		c.Inc()
+	}
+}
+
+// middleware applies the limits in order: admission (the body budget up
+// front for a known length; the slot now for a request without a body or
+// an NDJSON stream, else once the body has arrived), deadline, nesting.
 func (l *limits) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// GETs are cheap; in sidecar mode, requests that only pass through
@@ -68,16 +98,18 @@ func (l *limits) middleware(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if l.sem != nil {
-			select {
-			case l.sem <- struct{}{}:
-				defer func() { <-l.sem }()
-			default:
-				l.reject(w, r)
-				return
-			}
+		stream := isNDJSON(r)
+		t := &ticket{l: l}
+		defer t.drop()
+		if err := l.enter(r, t, stream); err != nil {
+			writeError(w, r, err)
+			return
 		}
-		if l.timeout > 0 && !isNDJSON(r) {
+		if stream && l.streams != nil {
+			defer func() { <-l.streams }()
+		}
+		r = withTicket(r, t)
+		if l.timeout > 0 && !stream {
 			// NDJSON streams are exempt: they renew their own deadlines
 			// per event line read and per flush (stream.go), so that silence is bounded, not length.
 			ctx, cancel := context.WithTimeout(r.Context(), l.timeout)
@@ -95,15 +127,43 @@ func (l *limits) middleware(next http.Handler) http.Handler {
 	})
 }
 
-// reject answers 503 with Retry-After: the request was not started, so the
-// client may send it again unchanged.
-func (l *limits) reject(w http.ResponseWriter, r *http.Request) {
-	if l.rejected != nil {
-		l.rejected.Inc()
+// enter admits r as far as it can be before its body is read: a stream
+// takes its share of the slots and a slot; a request without a body takes
+// a slot; a body of known length takes its bytes from the budget (one
+// longer than -max-body-bytes is left to its handler's 413), and any other
+// is charged as it arrives. The body is wrapped to take the slot when it
+// ends.
+func (l *limits) enter(r *http.Request, t *ticket, stream bool) error {
+	switch {
+	case stream && l.sem != nil:
+		select {
+		case l.streams <- struct{}{}:
+		default:
+			return busy(l, "stream_limit", "the server is at its limit of %d concurrent NDJSON streams; retry later", cap(l.streams))
+		}
+		if err := t.admit(); err != nil {
+			<-l.streams
+			return err
+		}
+		return nil
+	case !hasBody(r):
+		return t.admit()
+	case stream:
+		return nil
 	}
-	w.Header().Set("Retry-After", "1")
-	writeError(w, r, apperr.New(apperr.Unavailable,
-		"the server is at its limit of %d concurrent requests; retry later", cap(l.sem)))
+	prepaid := int64(0)
+	if r.ContentLength > 0 && (l.maxBody <= 0 || r.ContentLength <= l.maxBody) {
+		if err := t.charge(r.ContentLength); err != nil {
+			return err
+		}
+		prepaid = r.ContentLength
+	}
+	// In sidecar mode /routerTransform and /batch are read before it is known
+	// whether they are this service's: byDestType (proxy.go) admits them
+	// once they are, so that passed-on traffic never waits for a slot here.
+	later := l.sidecar && (r.URL.Path == "/routerTransform" || r.URL.Path == "/batch")
+	r.Body = &heldBody{ReadCloser: r.Body, m: meter{t: t, charged: prepaid}, admitLater: later}
+	return nil
 }
 
 func hasBody(r *http.Request) bool { return r.Body != nil && r.Body != http.NoBody }

@@ -114,6 +114,11 @@ func TestInFlightLimit(t *testing.T) {
 	release := make(chan struct{})
 	entered := make(chan struct{}, 2)
 	h := requestID(l.middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// As every handler does: the slot is taken when the body has been read.
+		if _, err := io.ReadAll(r.Body); err != nil {
+			writeError(w, r, bodyError(err, 0))
+			return
+		}
 		if r.Method == http.MethodPost && r.URL.Path == "/slow" {
 			entered <- struct{}{}
 			<-release

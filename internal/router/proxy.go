@@ -82,11 +82,18 @@ func (s *sidecar) byDestType(own http.Handler) http.Handler {
 			writeError(w, r, err)
 			return
 		}
-		if mine {
-			own.ServeHTTP(w, r)
+		t := ticketOf(r)
+		if !mine {
+			t.drop() // the upstream's now: bounded there, not by this service's limits
+			s.forward(w, r)
 			return
 		}
-		s.forward(w, r)
+		if err := t.admit(); err != nil {
+			w.Header().Set("apiVersion", rudder.APIVersion)
+			writeError(w, r, err)
+			return
+		}
+		own.ServeHTTP(w, r)
 	})
 }
 
@@ -144,7 +151,7 @@ func (s *sidecar) destinedHere(r *http.Request) (bool, error) {
 	}
 	n, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
 	if err != nil {
-		return false, &apperr.Error{Code: apperr.BadRequest, Message: bodyReadError(err), Err: err}
+		return false, bodyError(err, limit)
 	}
 	raw := buf.Bytes()
 	if n > limit {

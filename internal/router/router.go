@@ -34,7 +34,8 @@ type Deps struct {
 	// unknown paths are 404.
 	Upstream *upstream.Upstream
 	// Limits of the routes that take a body (limit.go).
-	MaxInFlight    int           // requests served at once; beyond: 503 with Retry-After. 0: no limit
+	MaxInFlight    int           // requests served at once, counted from the end of their body (NDJSON streams: at most half, from their start); beyond: 503 with Retry-After. 0: no limit
+	BodyBudget     int64         // request body bytes (received and inflated) held at once by all requests; beyond: 503 with Retry-After. 0: no budget
 	RequestTimeout time.Duration // a body must arrive within it (else 408); the handler's context ends at it. 0: none
 	MaxJSONDepth   int           // deepest nesting of JSON arrays and objects in a body; 0: DefaultMaxJSONDepth
 }

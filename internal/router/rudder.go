@@ -114,14 +114,16 @@ func readEncodedBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer, 
 	zr, err := gzip.NewReader(compressed)
 	if err != nil {
 		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return apperr.New(apperr.TooLarge, "request body is more than the limit of %d bytes", limit)
+		var ae *apperr.Error
+		var slow *errBodyTimeout
+		if errors.As(err, &tooBig) || errors.As(err, &ae) || errors.As(err, &slow) {
+			return bodyError(err, limit)
 		}
 		return &apperr.Error{Code: apperr.BadRequest, Message: "request body is not valid gzip: " + err.Error(), Err: err}
 	}
 	defer zr.Close()
 	plain := r.WithContext(r.Context())
-	plain.Body = io.NopCloser(zr)
+	plain.Body = io.NopCloser(charged(r, zr)) // the inflated bytes are held too
 	plain.ContentLength = -1
 	return readBody(w, plain, buf, limit)
 }

@@ -143,13 +143,23 @@ func readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer, limit i
 		buf.Grow(int(r.ContentLength))
 	}
 	if _, err := buf.ReadFrom(body); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return apperr.New(apperr.TooLarge, "request body is more than the limit of %d bytes", limit)
-		}
-		return &apperr.Error{Code: apperr.BadRequest, Message: bodyReadError(err), Err: err}
+		return bodyError(err, limit)
 	}
 	return nil
+}
+
+// bodyError is the error a failed body read is answered with: 413 past the
+// limit, the limits' own errors (408, 503) as they are, else a 400.
+func bodyError(err error, limit int64) error {
+	var tooBig *http.MaxBytesError
+	var ae *apperr.Error
+	switch {
+	case errors.As(err, &tooBig):
+		return apperr.New(apperr.TooLarge, "request body is more than the limit of %d bytes", limit)
+	case errors.As(err, &ae) && ae.Code != apperr.BadRequest:
+		return ae
+	}
+	return &apperr.Error{Code: apperr.BadRequest, Message: bodyReadError(err), Err: err}
 }
 
 // bodyReadError describes a failed body read without the network error's
