@@ -83,6 +83,10 @@ func TestBinaryServesWhatTheManifestsSay(t *testing.T) {
 	// label values they select on.
 	checkAlertSeries(t, ar, s.scrape())
 
+	// The body budget the binary derived from the manifest's numbers holds
+	// the largest body and stays within GOMEMLIMIT and the memory limit.
+	checkMemoryBudget(t, m, s.scrape())
+
 	// SIGTERM: exits 0 within the shutdown grace.
 	s.checkSIGTERM(grace)
 	checkHealthcheckFailsWithoutServer(t, bin, apiAddr)

@@ -3,6 +3,7 @@ package deploy
 import (
 	"net"
 	"path"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -454,4 +455,52 @@ func TestResourcesAndEnv(t *testing.T) {
 			t.Errorf("GOMEMLIMIT %s is not below the memory limit %s", e.Value, lim.String())
 		}
 	}
+}
+
+// defaultMaxBodyBytes is the serve default of -max-body-bytes.
+const defaultMaxBodyBytes = 10 << 20
+
+// checkMemoryBudget reads the body budget the binary runs with
+// (spotify_transformer_body_budget_bytes) and requires the manifest's
+// memory numbers to agree with it: the budget holds a body of
+// -max-body-bytes, is at most a quarter of GOMEMLIMIT (the rest is for
+// responses, pools and the GC), and GOMEMLIMIT is below the memory limit
+// (TestResourcesAndEnv), so that bodies alone can never reach it.
+func checkMemoryBudget(t *testing.T, m *manifests, series []promSeries) {
+	t.Helper()
+	budget := -1.0
+	for _, s := range series {
+		if s.name == "spotify_transformer_body_budget_bytes" {
+			budget = s.value
+		}
+	}
+	if budget <= 0 {
+		t.Fatalf("spotify_transformer_body_budget_bytes is %v: the binary runs without a body budget", budget)
+	}
+	c := m.container()
+	maxBody := int64(defaultMaxBodyBytes)
+	if v, ok := parseArgs(t, c.Args[1:])["max-body-bytes"]; ok {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			t.Fatalf("-max-body-bytes %q: %v", v, err)
+		}
+		maxBody = n
+	}
+	if budget < float64(maxBody) {
+		t.Errorf("body budget %v is below -max-body-bytes %d: the largest body could never be served", budget, maxBody)
+	}
+	for _, e := range c.Env {
+		if e.Name != "GOMEMLIMIT" {
+			continue
+		}
+		limit, err := parseGoMemLimit(e.Value)
+		if err != nil {
+			t.Fatalf("GOMEMLIMIT %q: %v", e.Value, err)
+		}
+		if budget > float64(limit)/4 {
+			t.Errorf("body budget %v is more than a quarter of GOMEMLIMIT %s", budget, e.Value)
+		}
+		return
+	}
+	t.Error("the container sets no GOMEMLIMIT: the body budget is not tied to the memory limit")
 }
