@@ -34,60 +34,69 @@ import (
 
 // serveConfig is the validated configuration of the serve command.
 type serveConfig struct {
-	Listen            string
-	MetricsListen     string
-	Destinations      string
-	AuthToken         string
-	AuthTokenFile     string
-	TokenInArgs       bool // the token was given with -auth-token, which ps shows
-	MaxBodyBytes      int64
-	MaxBatchEvents    int
-	ShutdownGrace     time.Duration
-	DrainDelay        time.Duration
-	LogLevel          string
-	LogFormat         string
-	UpstreamURL       string
-	BeaconURL         string
-	ReadHeaderTimeout time.Duration
-	ReadTimeout       time.Duration
-	WriteTimeout      time.Duration
-	IdleTimeout       time.Duration
-	RequestTimeout    time.Duration
-	MaxInFlight       int
-	BodyBudget        int64 // resolved: never 0 after parseServeConfig
-	MaxJSONDepth      int
-	ReloadSettle      time.Duration
-	Pprof             bool
-	CAPIURL           string
-	CAPIBatchSize     int
+	Listen         string
+	MetricsListen  string
+	Destinations   string
+	AuthToken      string
+	AuthTokenFile  string
+	TokenInArgs    bool // the token was given with -auth-token, which ps shows
+	MaxBodyBytes   int64
+	MaxBatchEvents int
+	ShutdownGrace  time.Duration
+	DrainDelay     time.Duration
+	LogLevel       string
+	LogFormat      string
+	UpstreamURL    string
+	// The limits of requests passed to -upstream-transformer.
+	UpstreamConnectTimeout time.Duration
+	UpstreamHeaderTimeout  time.Duration
+	UpstreamTimeout        time.Duration
+	UpstreamMaxInFlight    int
+	BeaconURL              string
+	ReadHeaderTimeout      time.Duration
+	ReadTimeout            time.Duration
+	WriteTimeout           time.Duration
+	IdleTimeout            time.Duration
+	RequestTimeout         time.Duration
+	MaxInFlight            int
+	BodyBudget             int64 // resolved: never 0 after parseServeConfig
+	MaxJSONDepth           int
+	ReloadSettle           time.Duration
+	Pprof                  bool
+	CAPIURL                string
+	CAPIBatchSize          int
 }
 
 // serveEnv maps each serve flag to its environment fallback (SPEC 7).
 var serveEnv = map[string]string{
-	"listen":               "TRANSFORMER_LISTEN",
-	"metrics-listen":       "TRANSFORMER_METRICS_LISTEN",
-	"destinations":         "TRANSFORMER_DESTINATIONS",
-	"auth-token":           "TRANSFORMER_AUTH_TOKEN",
-	"auth-token-file":      "TRANSFORMER_AUTH_TOKEN_FILE",
-	"max-body-bytes":       "TRANSFORMER_MAX_BODY_BYTES",
-	"max-batch-events":     "TRANSFORMER_MAX_BATCH_EVENTS",
-	"shutdown-grace":       "TRANSFORMER_SHUTDOWN_GRACE",
-	"drain-delay":          "TRANSFORMER_DRAIN_DELAY",
-	"log-level":            "TRANSFORMER_LOG_LEVEL",
-	"log-format":           "TRANSFORMER_LOG_FORMAT",
-	"upstream-transformer": "TRANSFORMER_UPSTREAM_URL",
-	"beacon-url":           "TRANSFORMER_BEACON_URL",
-	"read-header-timeout":  "TRANSFORMER_READ_HEADER_TIMEOUT",
-	"read-timeout":         "TRANSFORMER_READ_TIMEOUT",
-	"write-timeout":        "TRANSFORMER_WRITE_TIMEOUT",
-	"idle-timeout":         "TRANSFORMER_IDLE_TIMEOUT",
-	"request-timeout":      "TRANSFORMER_REQUEST_TIMEOUT",
-	"max-inflight":         "TRANSFORMER_MAX_INFLIGHT",
-	"body-budget-bytes":    "TRANSFORMER_BODY_BUDGET_BYTES",
-	"max-json-depth":       "TRANSFORMER_MAX_JSON_DEPTH",
-	"pprof":                "TRANSFORMER_PPROF",
-	"capi-url":             "TRANSFORMER_CAPI_URL",
-	"capi-batch-size":      "TRANSFORMER_CAPI_BATCH_SIZE",
+	"listen":                           "TRANSFORMER_LISTEN",
+	"metrics-listen":                   "TRANSFORMER_METRICS_LISTEN",
+	"destinations":                     "TRANSFORMER_DESTINATIONS",
+	"auth-token":                       "TRANSFORMER_AUTH_TOKEN",
+	"auth-token-file":                  "TRANSFORMER_AUTH_TOKEN_FILE",
+	"max-body-bytes":                   "TRANSFORMER_MAX_BODY_BYTES",
+	"max-batch-events":                 "TRANSFORMER_MAX_BATCH_EVENTS",
+	"shutdown-grace":                   "TRANSFORMER_SHUTDOWN_GRACE",
+	"drain-delay":                      "TRANSFORMER_DRAIN_DELAY",
+	"log-level":                        "TRANSFORMER_LOG_LEVEL",
+	"log-format":                       "TRANSFORMER_LOG_FORMAT",
+	"upstream-transformer":             "TRANSFORMER_UPSTREAM_URL",
+	"upstream-connect-timeout":         "TRANSFORMER_UPSTREAM_CONNECT_TIMEOUT",
+	"upstream-response-header-timeout": "TRANSFORMER_UPSTREAM_RESPONSE_HEADER_TIMEOUT",
+	"upstream-timeout":                 "TRANSFORMER_UPSTREAM_TIMEOUT",
+	"upstream-max-inflight":            "TRANSFORMER_UPSTREAM_MAX_INFLIGHT",
+	"beacon-url":                       "TRANSFORMER_BEACON_URL",
+	"read-header-timeout":              "TRANSFORMER_READ_HEADER_TIMEOUT",
+	"read-timeout":                     "TRANSFORMER_READ_TIMEOUT",
+	"write-timeout":                    "TRANSFORMER_WRITE_TIMEOUT",
+	"idle-timeout":                     "TRANSFORMER_IDLE_TIMEOUT",
+	"request-timeout":                  "TRANSFORMER_REQUEST_TIMEOUT",
+	"max-inflight":                     "TRANSFORMER_MAX_INFLIGHT",
+	"body-budget-bytes":                "TRANSFORMER_BODY_BUDGET_BYTES",
+	"max-json-depth":                   "TRANSFORMER_MAX_JSON_DEPTH",
+	"pprof":                            "TRANSFORMER_PPROF",
+	"capi-url":                         "TRANSFORMER_CAPI_URL",
+	"capi-batch-size":                  "TRANSFORMER_CAPI_BATCH_SIZE",
 }
 
 func parseServeConfig(args []string, getenv func(string) string, out io.Writer) (serveConfig, error) {
@@ -106,6 +115,10 @@ func parseServeConfig(args []string, getenv func(string) string, out io.Writer) 
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or console")
 	fs.StringVar(&c.UpstreamURL, "upstream-transformer", "", "rudder-transformer to pass every request for another destination or source to (sidecar mode; empty: none)")
+	fs.DurationVar(&c.UpstreamConnectTimeout, "upstream-connect-timeout", 5*time.Second, "longest wait to connect to -upstream-transformer; past it: 504")
+	fs.DurationVar(&c.UpstreamHeaderTimeout, "upstream-response-header-timeout", 30*time.Second, "longest wait for -upstream-transformer's response headers once the request is sent; past it: 504")
+	fs.DurationVar(&c.UpstreamTimeout, "upstream-timeout", 60*time.Second, "longest a request passed to -upstream-transformer may take, its answer included; past it: 504, or the answer is cut short")
+	fs.IntVar(&c.UpstreamMaxInFlight, "upstream-max-inflight", 64, "requests waiting on -upstream-transformer at once; beyond it: 503 with Retry-After (0: no limit)")
 	fs.StringVar(&c.BeaconURL, "beacon-url", "https://img.byspotify.com/", "base URL of every beacon")
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", 5*time.Second, "time allowed to read request headers")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", 30*time.Second, "read bound of a request -request-timeout does not cover (GETs, requests passed to -upstream-transformer), headers included; also the longest wait for the next line of an NDJSON stream")
@@ -206,13 +219,17 @@ func (c serveConfig) validate() error {
 	if c.MaxInFlight < 0 {
 		return usageError{errors.New("-max-inflight must not be negative")}
 	}
+	if c.UpstreamMaxInFlight < 0 {
+		return usageError{errors.New("-upstream-max-inflight must not be negative")}
+	}
 	if c.MaxJSONDepth <= 0 {
 		return usageError{errors.New("-max-json-depth must be positive")}
 	}
 	if c.BodyBudget < c.MaxBodyBytes {
 		return usageError{fmt.Errorf("-body-budget-bytes (%d, a quarter of GOMEMLIMIT when not set) must be at least -max-body-bytes (%d), or the largest body could never be served", c.BodyBudget, c.MaxBodyBytes)}
 	}
-	for name, d := range map[string]time.Duration{"read-header-timeout": c.ReadHeaderTimeout, "read-timeout": c.ReadTimeout, "write-timeout": c.WriteTimeout, "idle-timeout": c.IdleTimeout, "request-timeout": c.RequestTimeout} {
+	for name, d := range map[string]time.Duration{"read-header-timeout": c.ReadHeaderTimeout, "read-timeout": c.ReadTimeout, "write-timeout": c.WriteTimeout, "idle-timeout": c.IdleTimeout, "request-timeout": c.RequestTimeout,
+		"upstream-connect-timeout": c.UpstreamConnectTimeout, "upstream-response-header-timeout": c.UpstreamHeaderTimeout, "upstream-timeout": c.UpstreamTimeout} {
 		if d <= 0 {
 			return usageError{fmt.Errorf("-%s must be positive", name)}
 		}
@@ -381,7 +398,9 @@ func newUpstream(cfg serveConfig, m *metrics.Metrics, log *zap.Logger) (*upstrea
 	if err != nil {
 		return nil, usageError{fmt.Errorf("-upstream-transformer: %w", err)}
 	}
-	return upstream.New(upstream.Options{URL: target, Metrics: m, Logger: log})
+	return upstream.New(upstream.Options{URL: target, Metrics: m, Logger: log,
+		ConnectTimeout: cfg.UpstreamConnectTimeout, ResponseHeaderTimeout: cfg.UpstreamHeaderTimeout,
+		Timeout: cfg.UpstreamTimeout, MaxInFlight: cfg.UpstreamMaxInFlight, MaxBodyBytes: cfg.MaxBodyBytes})
 }
 
 func newServer(cfg serveConfig, h http.Handler, log *zap.Logger) *http.Server {

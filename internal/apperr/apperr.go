@@ -22,9 +22,11 @@ const (
 	Unauthorized                 // missing or wrong token
 	Unavailable                  // draining or overloaded
 	MethodNotAllowed             // a route that exists, with another method
+	BadGateway                   // sidecar: the upstream refused the connection or failed
+	GatewayTimeout               // sidecar: the upstream did not answer in time
 )
 
-var codeNames = [...]string{"internal", "bad_request", "invalid_config", "not_found", "too_large", "unsupported_media_type", "unauthorized", "unavailable", "method_not_allowed"}
+var codeNames = [...]string{"internal", "bad_request", "invalid_config", "not_found", "too_large", "unsupported_media_type", "unauthorized", "unavailable", "method_not_allowed", "bad_gateway", "gateway_timeout"}
 
 // String names the code, for logs and metrics.
 func (c Code) String() string {

@@ -39,6 +39,13 @@ type Metrics struct {
 	ProxyRequests  *prometheus.CounterVec
 	ProxyDuration  *prometheus.HistogramVec
 	UpstreamErrors *prometheus.CounterVec
+	// ProxyOutcomes counts every passed-on request once, by how it ended
+	// (upstream.Outcome), so that timeouts, refusals and the in-flight cap
+	// show apart from the upstream's own statuses.
+	ProxyOutcomes *prometheus.CounterVec
+	// ProxyInFlight is the requests waiting on the upstream now, bounded by
+	// -upstream-max-inflight.
+	ProxyInFlight prometheus.Gauge
 }
 
 // NewMetrics creates the collectors and registers them with reg.
@@ -109,7 +116,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	m.Rejected = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "http_requests_rejected_total",
-		Help: "Requests refused before they were served (503 with Retry-After), by reason (in_flight_limit, stream_limit, body_budget).",
+		Help: "Requests refused before they were served (503 with Retry-After), by reason (in_flight_limit, stream_limit, body_budget, upstream_in_flight_limit).",
 	}, []string{"reason"})
 	m.BodyBudget = prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "body_budget_bytes",
@@ -125,7 +132,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Help: "Destinations file reloads that failed and kept the last good configuration.",
 	})
 	reg.MustRegister(m.ConfigReloadFailures)
-	for _, reason := range []string{"in_flight_limit", "stream_limit", "body_budget"} {
+	m.ProxyOutcomes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "proxy_outcomes_total",
+		Help: "Requests passed to the upstream rudder-transformer, by route pattern and outcome (ok, timeout, unreachable, failed, overload, too_large, canceled, aborted).",
+	}, []string{"route", "outcome"})
+	m.ProxyInFlight = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "proxy_requests_in_flight",
+		Help: "Requests passed to the upstream rudder-transformer and not yet answered.",
+	})
+	reg.MustRegister(m.ProxyOutcomes, m.ProxyInFlight)
+	for _, reason := range []string{"in_flight_limit", "stream_limit", "body_budget", "upstream_in_flight_limit"} {
 		m.Rejected.WithLabelValues(reason)
 	}
 	return m

@@ -27,6 +27,10 @@ func statusOf(code apperr.Code) int {
 		return http.StatusServiceUnavailable
 	case apperr.MethodNotAllowed:
 		return http.StatusMethodNotAllowed
+	case apperr.BadGateway:
+		return http.StatusBadGateway
+	case apperr.GatewayTimeout:
+		return http.StatusGatewayTimeout
 	}
 	return http.StatusInternalServerError
 }

@@ -33,6 +33,7 @@ type reqInfo struct {
 	err         string
 	destination string // a configured destination id, or "unknown"; "" when none was named
 	summary     *spotify.Summary
+	outcome     string // sidecar: how a passed-on request ended (upstream.Outcome*); "" when not passed on
 }
 
 func info(r *http.Request) *reqInfo {
@@ -175,6 +176,9 @@ func logRequest(log *zap.Logger, r *http.Request, route string, status, bytes in
 	}
 	if i.destination != "" {
 		fields = append(fields, zap.String("destination", i.destination))
+	}
+	if i.outcome != "" {
+		fields = append(fields, zap.String("outcome", i.outcome))
 	}
 	if i.err != "" {
 		fields = append(fields, zap.String("error", i.err))

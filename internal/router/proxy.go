@@ -118,15 +118,17 @@ func (s *sidecar) notFound(w http.ResponseWriter, r *http.Request) {
 	s.forward(w, r)
 }
 
-// forward passes the request to the upstream, labelled by its route pattern.
+// forward passes the request to the upstream, labelled by its route
+// pattern; an error (over a limit, or no answer from the upstream) is
+// answered through writeError, and the outcome is noted for the access log.
 func (s *sidecar) forward(w http.ResponseWriter, r *http.Request) {
 	route := "other"
 	if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
 		route = rc.RoutePattern()
 	}
-	if err := s.up.ServeProxy(w, r, route); err != nil {
-		setError(r, err)
-	}
+	i := info(r)
+	i.outcome = upstream.OutcomeAborted // kept when ServeProxy does not return: the answer was cut short
+	i.outcome, _ = s.up.ServeProxy(w, r, route, writeError)
 }
 
 // destinedHere reads the request body and reports whether its destType

@@ -3,8 +3,9 @@
 // destination and source, so this service answers Spotify Pixel itself and
 // passes every other request, unchanged, to the real rudder-transformer. The
 // passing is the standard library's httputil.ReverseProxy; this package adds
-// the transport, the JSON 502, the proxy metrics and the merging of the
-// upstream's /features document with ours. Which requests this service owns
+// the transport, its limits (timeouts, an in-flight cap, the body limit),
+// the classification of failures (answered by the HTTP front), the proxy
+// metrics and the merging of the upstream's /features document with ours. Which requests this service owns
 // is decided by the HTTP front (internal/router), not here.
 package upstream
 
@@ -22,17 +23,24 @@ import (
 
 	"go.uber.org/zap"
 
+	"spotifypixel/internal/apperr"
 	"spotifypixel/internal/metrics"
-	"spotifypixel/internal/spotify"
 )
 
 // Options configure an Upstream.
 type Options struct {
 	URL             *url.URL          // the rudder-transformer, from ParseURL
-	Metrics         *metrics.Metrics  // proxy requests, durations and upstream errors
+	Metrics         *metrics.Metrics  // proxy requests, durations, outcomes and upstream errors
 	Logger          *zap.Logger       // nil: no logs
 	FeaturesTimeout time.Duration     // longest wait for the upstream's /features; 0: 2s
-	Transport       http.RoundTripper // nil: NewTransport()
+	Transport       http.RoundTripper // nil: NewTransport(ConnectTimeout, ResponseHeaderTimeout)
+	// The limits of every passed-on request, so that an upstream that hangs
+	// holds a bounded number of requests for a bounded time.
+	ConnectTimeout        time.Duration // longest wait to connect to the upstream; 0: 5s
+	ResponseHeaderTimeout time.Duration // longest wait for the upstream's headers once the request is sent; 0: none
+	Timeout               time.Duration // longest a passed-on request may take, answer body included; 0: none
+	MaxInFlight           int           // passed-on requests at once; beyond it 503 with Retry-After; 0: no limit
+	MaxBodyBytes          int64         // largest request body passed on; beyond it 413; 0: no limit
 }
 
 // Upstream passes requests to one rudder-transformer. It is safe for
@@ -44,9 +52,25 @@ type Upstream struct {
 	m               *metrics.Metrics
 	log             *zap.Logger
 	featuresTimeout time.Duration
+	timeout         time.Duration
+	maxBody         int64
+	sem             chan struct{}          // nil: no in-flight limit
 	lastFeatures    atomic.Pointer[[]byte] // the last document merged from the upstream's
 	featuresFailing atomic.Bool            // logs a failing /features once, not every poll
 }
+
+// The outcomes of a passed-on request, the label of
+// proxy_outcomes_total and the access log's "outcome".
+const (
+	OutcomeOK          = "ok"          // the upstream answered, whatever its status
+	OutcomeTimeout     = "timeout"     // 504: no connection, headers or whole answer in time
+	OutcomeUnreachable = "unreachable" // 502: the connection was refused or could not be made
+	OutcomeFailed      = "failed"      // 502: the upstream failed otherwise (a broken answer)
+	OutcomeOverload    = "overload"    // 503: over MaxInFlight, not sent
+	OutcomeTooLarge    = "too_large"   // 413: the body is over MaxBodyBytes
+	OutcomeCanceled    = "canceled"    // the client went away before the answer
+	OutcomeAborted     = "aborted"     // the answer was cut short mid-body
+)
 
 // ParseURL validates an upstream address: an absolute http(s) URL with a
 // host, optionally a base path, and no credentials, query or fragment
@@ -71,9 +95,13 @@ func ParseURL(raw string) (*url.URL, error) {
 // NewTransport is the transport to one upstream host: direct (no
 // HTTP_PROXY: the sidecar talks to its own upstream), never decompressing
 // (Accept-Encoding and gzip bodies pass through unchanged), with a large
-// idle pool since rudder-server sends many requests in parallel.
-func NewTransport() *http.Transport {
-	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+// idle pool since rudder-server sends many requests in parallel, and the
+// connect and response-header timeouts (0: 5s and none).
+func NewTransport(connect, responseHeader time.Duration) *http.Transport {
+	if connect <= 0 {
+		connect = 5 * time.Second
+	}
+	d := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
 	return &http.Transport{
 		DialContext:           d.DialContext,
 		ForceAttemptHTTP2:     true,
@@ -83,6 +111,7 @@ func NewTransport() *http.Transport {
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
+		ResponseHeaderTimeout: responseHeader,
 	}
 }
 
@@ -97,13 +126,17 @@ func New(o Options) (*Upstream, error) {
 	}
 	transport := o.Transport
 	if transport == nil {
-		transport = NewTransport()
+		transport = NewTransport(o.ConnectTimeout, o.ResponseHeaderTimeout)
 	}
 	u := &Upstream{
 		target: o.URL, m: o.Metrics, log: log, featuresTimeout: o.FeaturesTimeout,
+		timeout: o.Timeout, maxBody: o.MaxBodyBytes,
 		client: &http.Client{Transport: transport, CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		}},
+	}
+	if o.MaxInFlight > 0 {
+		u.sem = make(chan struct{}, o.MaxInFlight)
 	}
 	if u.featuresTimeout <= 0 {
 		u.featuresTimeout = 2 * time.Second
@@ -129,12 +162,18 @@ func (u *Upstream) Close() { u.client.CloseIdleConnections() }
 // service's middleware sets on every response.
 const requestIDHeader = "X-Request-Id"
 
+// ErrorWriter answers a request this package did not get an answer for:
+// the HTTP front passes its one mapping of apperr codes to statuses.
+type ErrorWriter func(http.ResponseWriter, *http.Request, error)
+
 // call is the state of one proxied request, shared with the proxy's hooks
 // through the request context.
 type call struct {
-	route  string      // the route pattern, for metrics
-	header http.Header // the response headers this service set before proxying
-	err    error       // why the upstream gave no answer
+	route   string      // the route pattern, for metrics
+	header  http.Header // the response headers this service set before proxying
+	write   ErrorWriter // how a failure is answered
+	outcome string      // how the request ended
+	err     error       // why the upstream gave no answer
 }
 
 type callKey struct{}
@@ -143,37 +182,93 @@ func callOf(r *http.Request) *call {
 	if c, ok := r.Context().Value(callKey{}).(*call); ok {
 		return c
 	}
-	return &call{route: "other", header: http.Header{}}
+	return &call{route: "other", header: http.Header{}, write: func(http.ResponseWriter, *http.Request, error) {}}
 }
 
 // ServeProxy passes r to the upstream and relays its answer; route is the
-// route pattern that labels the metrics (never the raw path). It returns
-// why the upstream gave no answer (the client then got a JSON 502), or nil.
-func (u *Upstream) ServeProxy(w http.ResponseWriter, r *http.Request, route string) error {
+// route pattern that labels the metrics (never the raw path). A request
+// over the body limit (413) or the in-flight limit (503), or one the
+// upstream gives no answer to in time (504) or at all (502), is answered
+// with write and an *apperr.Error, which it also returns. The outcome (one
+// of the Outcome constants) is how the request ended; when the answer is
+// cut short mid-body, ServeProxy counts it as aborted and lets the panic of
+// net/http (http.ErrAbortHandler) go on instead of returning.
+func (u *Upstream) ServeProxy(w http.ResponseWriter, r *http.Request, route string, write ErrorWriter) (outcome string, err error) {
 	start := time.Now()
-	c := &call{route: route, header: w.Header()}
+	c := &call{route: route, header: w.Header(), write: write, outcome: OutcomeOK}
 	sw := &statusWriter{ResponseWriter: w}
 	defer func() {
 		if rec := recover(); rec != nil {
 			// ReverseProxy aborts the response with http.ErrAbortHandler when
 			// the upstream fails mid-answer: count it, and let the panic
 			// reach net/http, which closes the connection quietly.
-			u.m.UpstreamErrors.WithLabelValues(route, "aborted").Inc()
-			u.observe(route, r.Method, sw.code, start)
+			u.m.UpstreamErrors.WithLabelValues(route, OutcomeAborted).Inc()
+			u.observe(route, r.Method, sw.code, OutcomeAborted, start)
 			panic(rec)
 		}
-		u.observe(route, r.Method, sw.code, start)
+		u.observe(route, r.Method, sw.code, c.outcome, start)
 	}()
-	u.proxy.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), callKey{}, c)))
-	return c.err
+	if !u.admit(sw, r, c) {
+		return c.outcome, c.err
+	}
+	defer func() { u.release() }()
+	ctx := context.WithValue(r.Context(), callKey{}, c)
+	if u.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, u.timeout)
+		defer cancel()
+	}
+	out := r.WithContext(ctx)
+	if u.maxBody > 0 && r.Body != nil && r.Body != http.NoBody {
+		out.Body = http.MaxBytesReader(sw, r.Body, u.maxBody)
+	}
+	u.proxy.ServeHTTP(sw, out)
+	return c.outcome, c.err
 }
 
-func (u *Upstream) observe(route, method string, code int, start time.Time) {
+// admit takes a place for r within the body and in-flight limits, or
+// answers it (413, 503 with Retry-After) and reports false.
+func (u *Upstream) admit(w http.ResponseWriter, r *http.Request, c *call) bool {
+	var err error
+	switch {
+	case u.maxBody > 0 && r.ContentLength > u.maxBody:
+		c.outcome = OutcomeTooLarge
+		err = apperr.New(apperr.TooLarge, "request body is %d bytes, more than the limit of %d", r.ContentLength, u.maxBody)
+	case u.sem != nil:
+		select {
+		case u.sem <- struct{}{}:
+		default:
+			u.m.Rejected.WithLabelValues("upstream_in_flight_limit").Inc()
+			c.outcome = OutcomeOverload
+			w.Header().Set("Retry-After", "1")
+			err = apperr.New(apperr.Unavailable,
+				"%d requests are waiting on the upstream transformer, its limit; retry later", cap(u.sem))
+		}
+	}
+	if err != nil {
+		c.err = err
+		c.write(w, r, err)
+		return false
+	}
+	u.m.ProxyInFlight.Inc()
+	return true
+}
+
+// release gives back the place admit took.
+func (u *Upstream) release() {
+	u.m.ProxyInFlight.Dec()
+	if u.sem != nil {
+		<-u.sem
+	}
+}
+
+func (u *Upstream) observe(route, method string, code int, outcome string, start time.Time) {
 	if code == 0 {
 		code = http.StatusOK
 	}
 	u.m.ProxyRequests.WithLabelValues(route, methodLabel(method), strconv.Itoa(code)).Inc()
 	u.m.ProxyDuration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	u.m.ProxyOutcomes.WithLabelValues(route, outcome).Inc()
 }
 
 // rewrite routes the outbound request to the upstream and keeps it as the
@@ -208,39 +303,53 @@ func (u *Upstream) relay(res *http.Response) error {
 	return nil
 }
 
-// fail answers a request the upstream gave no answer to: a JSON 502, which
-// rudder-server retries.
+// fail answers a request the upstream gave no answer to, through the
+// front's error writer: 504 when it did not answer in time, 413 when the
+// body went past the limit as it was sent, else 502; rudder-server retries
+// 5xx answers.
 func (u *Upstream) fail(w http.ResponseWriter, r *http.Request, err error) {
 	c := callOf(r)
-	reason := reasonOf(r.Context(), err)
-	u.m.UpstreamErrors.WithLabelValues(c.route, reason).Inc()
-	c.err = fmt.Errorf("upstream transformer %s: %s: %w", u, reason, err)
+	outcome, code := classify(r.Context(), err)
+	c.outcome = outcome
 	h := w.Header()
 	for k := range h {
 		if k != requestIDHeader {
 			delete(h, k)
 		}
 	}
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusBadGateway)
-	msg := "upstream transformer did not answer (" + reason + "): " + err.Error()
-	w.Write(append(spotify.AppendJSONString([]byte(`{"error":`), msg), "}\n"...))
+	if outcome == OutcomeTooLarge {
+		c.err = apperr.New(apperr.TooLarge, "request body is more than the limit of %d bytes", u.maxBody)
+	} else {
+		u.m.UpstreamErrors.WithLabelValues(c.route, outcome).Inc()
+		c.err = &apperr.Error{Code: code, Err: err,
+			Message: "upstream transformer did not answer (" + outcome + "): " + err.Error()}
+	}
+	c.write(w, r, c.err)
 }
 
 // reasonOf classifies an upstream failure for the metrics.
 func reasonOf(ctx context.Context, err error) string {
+	outcome, _ := classify(ctx, err)
+	return outcome
+}
+
+// classify names the outcome of an upstream failure and the code it is
+// answered with.
+func classify(ctx context.Context, err error) (string, apperr.Code) {
 	var ne net.Error
 	var op *net.OpError
+	var tooLarge *http.MaxBytesError
 	switch {
+	case errors.As(err, &tooLarge):
+		return OutcomeTooLarge, apperr.TooLarge
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
-		return "canceled" // the client went away
+		return OutcomeCanceled, apperr.BadGateway // the client went away: no one reads the answer
 	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
-		return "timeout"
+		return OutcomeTimeout, apperr.GatewayTimeout
 	case errors.As(err, &op) && op.Op == "dial":
-		return "unreachable"
+		return OutcomeUnreachable, apperr.BadGateway
 	}
-	return "failed"
+	return OutcomeFailed, apperr.BadGateway
 }
 
 // methodLabel bounds the method label to the standard methods.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/tidwall/gjson"
 
+	"spotifypixel/internal/apperr"
 	"spotifypixel/internal/metrics"
 )
 
@@ -183,12 +185,21 @@ func TestFeaturesNeverFails(t *testing.T) {
 	}
 }
 
-func TestProxyUnreachableIs502JSON(t *testing.T) {
+// writeCode stands in for the HTTP front's error writer: the code's name
+// as the body, status 599 for any error.
+func writeCode(w http.ResponseWriter, _ *http.Request, err error) {
+	w.WriteHeader(599)
+	_, _ = io.WriteString(w, apperr.CodeOf(err).String()+": "+err.Error())
+}
+
+func TestProxyUnreachableIsBadGateway(t *testing.T) {
 	up, m := newUpstream(t, deadURL(t))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Request-Id", "rid-1")
-		if err := up.ServeProxy(w, r, "/{version}/sources/{source}"); err == nil {
-			t.Error("no error returned")
+		w.Header().Set("X-Before", "dropped")
+		outcome, err := up.ServeProxy(w, r, "/{version}/sources/{source}", writeCode)
+		if apperr.CodeOf(err) != apperr.BadGateway || outcome != OutcomeUnreachable {
+			t.Errorf("outcome %q, error %v", outcome, err)
 		}
 	}))
 	defer srv.Close()
@@ -197,19 +208,21 @@ func TestProxyUnreachableIs502JSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var body struct{ Error string }
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != 502 ||
-		resp.Header.Get("Content-Type") != "application/json" || !strings.Contains(body.Error, "unreachable") {
-		t.Fatalf("status %d, %q, %v: %+v", resp.StatusCode, resp.Header.Get("Content-Type"), err, body)
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 599 || !strings.HasPrefix(string(body), "bad_gateway: upstream transformer did not answer (unreachable)") {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
 	}
-	if resp.Header.Get("X-Request-Id") != "rid-1" {
-		t.Errorf("request id lost: %v", resp.Header)
+	if resp.Header.Get("X-Request-Id") != "rid-1" || resp.Header.Get("X-Before") != "" {
+		t.Errorf("headers: %v", resp.Header)
 	}
 	if got := testutil.ToFloat64(m.UpstreamErrors.WithLabelValues("/{version}/sources/{source}", "unreachable")); got != 1 {
 		t.Errorf("upstream errors %v", got)
 	}
-	if got := testutil.ToFloat64(m.ProxyRequests.WithLabelValues("/{version}/sources/{source}", "POST", "502")); got != 1 {
+	if got := testutil.ToFloat64(m.ProxyRequests.WithLabelValues("/{version}/sources/{source}", "POST", "599")); got != 1 {
 		t.Errorf("proxy requests %v", got)
+	}
+	if got := testutil.ToFloat64(m.ProxyOutcomes.WithLabelValues("/{version}/sources/{source}", "unreachable")); got != 1 {
+		t.Errorf("proxy outcomes %v", got)
 	}
 }
 
@@ -225,7 +238,7 @@ func TestRewriteKeepsTheRequest(t *testing.T) {
 	defer srv.Close()
 	up, _ := newUpstream(t, srv.URL+"/base")
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := up.ServeProxy(w, r, "other"); err != nil {
+		if _, err := up.ServeProxy(w, r, "other", writeCode); err != nil {
 			t.Error(err)
 		}
 	}))
