@@ -42,19 +42,14 @@ func TestOpenAPI(t *testing.T) {
 	t.Run("rudder", func(t *testing.T) { openAPIRudder(t, a) })
 	t.Run("errors", func(t *testing.T) { openAPIErrors(t, a) })
 	t.Run("operations", func(t *testing.T) { openAPIOperations(t, a) })
+	t.Run("sidecar", func(t *testing.T) { openAPISidecar(t, a) })
 	unexercised := map[string]string{
 		"POST /transform 500":                     "a bug: no request can cause it on purpose",
-		"POST /v0/destinations/{destination} 502": "sidecar mode",
-		"POST /v0/destinations/{destination} 504": "sidecar mode",
-		"POST /routerTransform 502":               "sidecar mode",
-		"POST /routerTransform 504":               "sidecar mode",
 		"POST /v0/destinations/{destination} 408": "the same body reader as /transform's 408",
 		"POST /routerTransform 408":               "the same body reader as /transform's 408",
 		"POST /v0/destinations/{destination} 415": "the same content-type check as /transform's 415",
 		"POST /routerTransform 415":               "the same content-type check as /transform's 415",
 		"POST /routerTransform 500":               "the compacted-destination 500 is exercised on the processor route",
-		"POST /v0/destinations/{destination} 503": "the same in-flight limit as /transform's 503",
-		"POST /routerTransform 503":               "the same in-flight limit as /transform's 503",
 		"POST /v0/destinations/{destination} 413": "the same body limit as /transform's 413",
 		"POST /routerTransform 413":               "the same body limit as /transform's 413",
 		"POST /routerTransform 400":               "malformed bodies are exercised on the processor route",
@@ -452,4 +447,44 @@ func openAPIOperations(t *testing.T, a *apiCheck) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// openAPISidecar produces the sidecar answers of the RudderStack routes:
+// 502 from an upstream that refuses, 504 from one that never answers, 503
+// past -upstream-max-inflight.
+func openAPISidecar(t *testing.T, a *apiCheck) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	up := hungUpstream(t)
+	const router = `{"input":[],"destType":"GA4"}`
+	for _, c := range []struct {
+		upstream string
+		want     int
+	}{{dead, 502}, {up.URL, 504}} {
+		b := a.on(t, startServer(t, nil, "-upstream-transformer", c.upstream, "-upstream-response-header-timeout", "200ms"))
+		for path, body := range map[string]string{"/v0/destinations/ga4": "[]", "/routerTransform": router} {
+			if r := b.exchange(path, http.MethodPost, path, "application/json", []byte(body), requestWhenOK); r.status != c.want {
+				t.Errorf("%s before %s: %d, want %d: %s", path, c.upstream, r.status, c.want, r.body)
+			}
+		}
+	}
+	s := startServer(t, nil, "-upstream-transformer", up.URL, "-upstream-max-inflight", "1", "-upstream-response-header-timeout", "10s")
+	b := a.on(t, s)
+	held := make(chan struct{})
+	go func() {
+		defer close(held)
+		_, _ = call(boundedClient(t), http.MethodPost, s.url+"/v1/sources/shopify", "[]")
+	}()
+	eventually(t, "one request held by the upstream", func() bool { return up.now.Load() == 1 })
+	for path, body := range map[string]string{"/v0/destinations/ga4": "[]", "/routerTransform": router} {
+		if r := b.exchange(path, http.MethodPost, path, "application/json", []byte(body), requestWhenOK); r.status != 503 {
+			t.Errorf("%s over -upstream-max-inflight: %d: %s", path, r.status, r.body)
+		}
+	}
+	s.stop()
+	<-held
 }
