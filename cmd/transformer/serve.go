@@ -67,7 +67,7 @@ type serveConfig struct {
 	CAPIBatchSize          int
 }
 
-// serveEnv maps each serve flag to its environment fallback (SPEC 7).
+// serveEnv maps each serve flag to its environment fallback (docs/BEHAVIOUR.md §7).
 var serveEnv = map[string]string{
 	"listen":                           "TRANSFORMER_LISTEN",
 	"metrics-listen":                   "TRANSFORMER_METRICS_LISTEN",

@@ -274,7 +274,7 @@ async function deliver(job, env, cfg, source) {
     }
   }
   if (failed > 0) {
-    // Events the pipeline sent wrong (SPEC 5, status "error"): retrying cannot help.
+    // Events the pipeline sent wrong (docs/BEHAVIOUR.md §5, status "error"): retrying cannot help.
     log("warn", "transformer reported events in error", { events_failed: failed, reasons, request_id: requestId });
   }
   const fired = await fireBeacons(beacons, visitor, cfg, requestId);

@@ -15,7 +15,7 @@ type Code int
 const (
 	Internal         Code = iota // a bug or an unexpected failure
 	BadRequest                   // malformed JSON or wrong shape
-	InvalidConfig                // a destination config that breaks SPEC 2.2
+	InvalidConfig                // a destination config that breaks docs/BEHAVIOUR.md §2.2
 	NotFound                     // an unknown destination id or route
 	TooLarge                     // body or batch over its limit
 	Unsupported                  // wrong content type

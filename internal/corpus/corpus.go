@@ -30,7 +30,7 @@ const (
 	MaxLargeEventBytes = 8 * 1024 // a large cart (10–50 products)
 )
 
-// Config returns a typical Spotify Pixel destination config (SPEC 2.2): a
+// Config returns a typical Spotify Pixel destination config (docs/BEHAVIOUR.md §2.2): a
 // pixel id, the alias call on, a couple of custom mappings, a denylist of
 // internal events and OneTrust-style consent through generic consent
 // management.

@@ -1,4 +1,4 @@
-// Package jstext holds the text rules the SPEC defines in JavaScript's terms,
+// Package jstext holds the text rules docs/BEHAVIOUR.md defines in JavaScript's terms,
 // so that the engine and the hashing of contact data apply them identically.
 package jstext
 
@@ -48,7 +48,7 @@ func Trim(s string) string {
 	return s
 }
 
-// LowerASCII folds A–Z only, as the SPEC asks; it allocates only when s has
+// LowerASCII folds A–Z only, as docs/BEHAVIOUR.md asks; it allocates only when s has
 // an upper-case ASCII letter.
 func LowerASCII(s string) string {
 	for i := 0; i < len(s); i++ {

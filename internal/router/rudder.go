@@ -17,7 +17,7 @@ import (
 	"spotifypixel/internal/spotify"
 )
 
-// rudderFront serves rudder-transformer's protocol (SPEC 7, "RudderStack
+// rudderFront serves rudder-transformer's protocol (docs/BEHAVIOUR.md §7, "RudderStack
 // transformer compatibility"): thin handlers around internal/rudder, plus
 // the HTTP details rudder-server relies on (the apiVersion header, gzip
 // bodies both ways).

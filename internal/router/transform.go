@@ -34,7 +34,7 @@ func putBuf(b *bytes.Buffer) {
 	}
 }
 
-// transform serves POST /transform (SPEC 7).
+// transform serves POST /transform (docs/BEHAVIOUR.md §7).
 func transform(d Deps) http.HandlerFunc {
 	var runner pipeline.Runner // this router's requests in flight, shared
 	return func(w http.ResponseWriter, r *http.Request) {

@@ -9,7 +9,7 @@ import (
 )
 
 // appendOutput appends the delivery request of call i: a GET of the image
-// pixel with SPEC 5's beacon parameters, in rudder-transformer's
+// pixel with docs/BEHAVIOUR.md §5's beacon parameters, in rudder-transformer's
 // defaultRequestConfig shape, with the visitor's user agent and IP as
 // headers so that the pixel sees the real visitor.
 // Call prepareDelivery for the outcome first.

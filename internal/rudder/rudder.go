@@ -1,5 +1,5 @@
 // Package rudder speaks rudder-transformer's destination protocol for the
-// Spotify Pixel destination (SPEC 7, "RudderStack transformer
+// Spotify Pixel destination (docs/BEHAVIOUR.md §7, "RudderStack transformer
 // compatibility"), so that rudder-server can use this service as its
 // transformer: the processor transform (POST /v0/destinations/spotify_pixel),
 // the router transform (POST /routerTransform), the compacted payload

@@ -10,7 +10,7 @@ import (
 	"spotifypixel/internal/apperr"
 )
 
-// Request is a parsed /transform body (SPEC 7): an optional inline
+// Request is a parsed /transform body (docs/BEHAVIOUR.md §7): an optional inline
 // destination and the batch of events.
 type Request struct {
 	DestinationID string       // the inline destination's ID, "" when absent

@@ -307,7 +307,7 @@ func capiEventID(v gjson.Result) string {
 }
 
 // capiUserOf collects the hashed email and phone, the IP without its port
-// and the device id (SPEC 8).
+// and the device id (docs/BEHAVIOUR.md §8).
 func capiUserOf(ev gjson.Result) capiUser {
 	var u capiUser
 	for _, v := range []gjson.Result{lastAt(ev, "context.traits.email"), lastAt(ev, "traits.email"), lastAt(ev, "properties.email")} {

@@ -55,7 +55,7 @@ func (c *Config) Err() error {
 	return c.err
 }
 
-// ParseConfig validates a destination Config (SPEC 2.2) and indexes it. The
+// ParseConfig validates a destination Config (docs/BEHAVIOUR.md §2.2) and indexes it. The
 // returned Config is never nil: with an error it makes every event fail with
 // that error, which is what the RudderStack front needs.
 func ParseConfig(raw []byte) (*Config, error) {
@@ -101,7 +101,7 @@ func (c *Config) parse(cfg gjson.Result) *apperr.Error {
 	return c.parseCAPI(cfg)
 }
 
-// parseCAPI reads the two Conversions API keys (SPEC 8): both or neither.
+// parseCAPI reads the two Conversions API keys (docs/BEHAVIOUR.md §8): both or neither.
 func (c *Config) parseCAPI(cfg gjson.Result) *apperr.Error {
 	var vals [2]string
 	for i, key := range [2]string{"capiConnectionId", "capiAccessToken"} {

@@ -2,7 +2,7 @@ package spotify
 
 import "github.com/tidwall/gjson"
 
-// consentAllow applies rudder-server's denied-consent rule (SPEC 3.3) to
+// consentAllow applies rudder-server's denied-consent rule (docs/BEHAVIOUR.md §3, step 3) to
 // context.consentManagement.
 func (t *Transformer) consentAllow(o *Outcome) bool {
 	top := &t.top

@@ -22,7 +22,7 @@ import (
 )
 
 // FuzzTransform checks the engine's invariants on any config and any event:
-// no panic; a result that is valid JSON and UTF-8, shaped as SPEC 5 says;
+// no panic; a result that is valid JSON and UTF-8, shaped as docs/BEHAVIOUR.md §5 says;
 // calls only when ok, with known commands and beacons that carry what the
 // params say; and a batch of the same event three times giving three
 // results that differ only by index, even after the Transformer has been
@@ -137,7 +137,7 @@ func init() {
 	}
 }
 
-// checkResult checks one result (SPEC 5) against the outcome that made it.
+// checkResult checks one result (docs/BEHAVIOUR.md §5) against the outcome that made it.
 func checkResult(t *testing.T, cfg *Config, event string, o *Outcome, res []byte, index int) {
 	t.Helper()
 	r := decodeResult(t, res)
@@ -166,7 +166,7 @@ func decodeResult(t *testing.T, res []byte) map[string]json.RawMessage {
 }
 
 // Results are matched to their events by index and messageId, so
-// checkResultHead allows only SPEC 5's keys and requires the right index and
+// checkResultHead allows only docs/BEHAVIOUR.md §5's keys and requires the right index and
 // the event's first messageId echoed as sent (null when absent).
 func checkResultHead(t *testing.T, event string, r map[string]json.RawMessage, res []byte, index int) {
 	t.Helper()
@@ -303,7 +303,7 @@ func wantUID(event string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// checkBeacon checks a beacon URL against its call (SPEC 5, image pixel form).
+// checkBeacon checks a beacon URL against its call (docs/BEHAVIOUR.md §5, image pixel form).
 func checkBeacon(t *testing.T, cfg *Config, cmd Command, params []byte, beacon, uid, alias string, hasAlias bool) {
 	t.Helper()
 	if !strings.HasPrefix(beacon, DefaultBeaconURL+"?") {
@@ -420,11 +420,11 @@ const (
 	cfgBad   = `{"enableAliasCall":"yes"}`
 )
 
-// fuzzSeeds are the hand-written seed pairs: the SPEC's examples, every
+// fuzzSeeds are the hand-written seed pairs: docs/BEHAVIOUR.md's examples, every
 // event type and decision, and hostile shapes at every field the engine reads.
 func fuzzSeeds() []fuzzSeed {
 	s := []fuzzSeed{
-		// SPEC examples (the golden cases repeat them with expectations).
+		// docs/BEHAVIOUR.md's examples (the golden cases repeat them with expectations).
 		{"order-completed-alias", `{"pixelId":"p1","enableAliasCall":true}`,
 			`{"type":"track","event":"Order Completed","userId":"u1","messageId":"m1","properties":{"total":100,"currency":"USD","discount_code":"D","order_id":"o1","is_new_customer":true,"quantity":2,"products":[{"product_id":"123","name":"A","price":50,"quantity":1,"brand":"B"},{"product_id":"456","price":25}]}}`},
 		{"line-items-pass", `{"pixelId":"p1"}`,
@@ -449,7 +449,7 @@ func fuzzSeeds() []fuzzSeed {
 		{"onetrust-denied", `{"pixelId":"p","oneTrustCookieCategories":[{"oneTrustCookieCategory":"C1"}]}`,
 			`{"type":"track","event":"Signed Up","context":{"consentManagement":{"deniedConsentIds":["C1"]}}}`},
 		{"no-pixel", `{"enableAliasCall":true}`, `{"type":"track","event":"Signed Up"}`},
-		// Every decision of SPEC 3 with the wide config.
+		// Every decision of docs/BEHAVIOUR.md §3 with the wide config.
 		{"wide-all-commands", cfgWide,
 			`{"type":"track","event":"Order Completed","userId":"u1","messageId":"m","properties":{"price":1,"value":2,"total":3,"revenue":4,"currency":"USD","type":"t","category":"c","product_id":"p","name":"n","product_type":"pt","brand":"b","quantity":5,"variant_id":"v","variant_name":"vn","discount_code":"d c&=","order_id":"o/1","is_new_customer":false,"event_id":17,"products":[{"price":9},{}]}}`},
 		{"wide-denylisted", cfgWide, `{"type":"track","event":"Heartbeat"}`},

@@ -17,7 +17,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the expected results of testdata/golden from the engine")
 
 // goldenCase is one file of testdata/golden: a config, an event and the
-// result the SPEC says the engine must give.
+// result docs/BEHAVIOUR.md says the engine must give.
 type goldenCase struct {
 	Name     string          `json:"name"`
 	Covers   []string        `json:"covers,omitempty"`
@@ -111,7 +111,7 @@ func writeGolden(t *testing.T, file string, c *goldenCase) {
 }
 
 // normalize decodes a result for comparison: numbers keep their text and
-// beacons become their base and parsed query (SPEC 5 compares beacons so).
+// beacons become their base and parsed query (docs/BEHAVIOUR.md §5 compares beacons so).
 func normalize(t *testing.T, b []byte) any {
 	t.Helper()
 	dec := json.NewDecoder(bytes.NewReader(b))

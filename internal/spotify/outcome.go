@@ -13,7 +13,7 @@ import (
 // Status is an event's outcome as RudderStack's transformer reports it.
 type Status uint8
 
-// The three outcomes of SPEC 5.
+// The three outcomes of docs/BEHAVIOUR.md §5.
 const (
 	StatusOK Status = iota
 	StatusFiltered
@@ -181,7 +181,7 @@ func (o *Outcome) appendBeaconTail(dst []byte, i int) []byte {
 	return dst
 }
 
-// appendResult appends the SPEC 5 result object of the outcome.
+// appendResult appends the docs/BEHAVIOUR.md §5 result object of the outcome.
 func (t *Transformer) appendResult(dst []byte, index int, o *Outcome) []byte {
 	dst = append(dst, `{"index":`...)
 	dst = strconv.AppendInt(dst, int64(index), 10)

@@ -37,7 +37,7 @@ func beaconSlot(key string) int {
 	return -1
 }
 
-// param is one row of a SPEC 4.1 parameter map: an output key and its sources,
+// param is one row of a docs/BEHAVIOUR.md §4.1 parameter map: an output key and its sources,
 // the first present one winning.
 type param struct {
 	key       string // JSON-quoted output key followed by a colon
@@ -102,7 +102,7 @@ func appendMember(dst []byte, key, raw string) []byte {
 }
 
 // appendLineItems appends the line_items member of checkout and purchase
-// (SPEC 4.2): properties.line_items when it is an array, else one item per
+// (docs/BEHAVIOUR.md §4.2): properties.line_items when it is an array, else one item per
 // product, else one item built from properties.
 func (t *Transformer) appendLineItems(dst []byte, key string) []byte {
 	props := &t.props

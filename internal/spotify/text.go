@@ -10,10 +10,10 @@ import (
 	"spotifypixel/internal/jstext"
 )
 
-// trim is JavaScript's String.prototype.trim (SPEC 2.1).
+// trim is JavaScript's String.prototype.trim (docs/BEHAVIOUR.md §2.1).
 func trim(s string) string { return jstext.Trim(s) }
 
-// lowerASCII folds A–Z only (SPEC 2.1).
+// lowerASCII folds A–Z only (docs/BEHAVIOUR.md §2.1).
 func lowerASCII(s string) string { return jstext.LowerASCII(s) }
 
 // equalFoldASCII compares a and b ignoring ASCII case only.

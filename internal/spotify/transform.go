@@ -1,7 +1,7 @@
 // Package spotify is the engine: it turns RudderStack events into the Spotify
 // Pixel calls one destination's configuration asks for. It is pure (bytes in,
 // bytes out, no I/O) so that every front (HTTP, RudderStack, CLI) shares one
-// implementation of the rules in SPEC sections 2 to 6.
+// implementation of the rules in docs/BEHAVIOUR.md §2 to §6.
 package spotify
 
 import (
@@ -20,7 +20,7 @@ const DefaultBeaconURL = "https://img.byspotify.com/"
 type Options struct {
 	Beacons   bool             // add the image-pixel URL to each conversion and view call
 	BeaconURL string           // base of beacon URLs; empty means DefaultBeaconURL
-	CAPI      bool             // add each ok result's Conversions API events (SPEC 8)
+	CAPI      bool             // add each ok result's Conversions API events (docs/BEHAVIOUR.md §8)
 	Now       func() time.Time // the clock for event_time; nil means time.Now
 }
 
@@ -99,7 +99,7 @@ func (t *Transformer) CollectCAPI(all *CAPIEvents) { t.capiAll = all }
 // Config returns the configuration the Transformer applies.
 func (t *Transformer) Config() *Config { return t.cfg }
 
-// Transform decides one event (raw JSON text) in SPEC section 3's order and
+// Transform decides one event (raw JSON text) in docs/BEHAVIOUR.md §3's order and
 // builds its calls. The Outcome is valid until the next call.
 func (t *Transformer) Transform(event string) *Outcome {
 	o, _ := t.transformAt(event, 0)
@@ -135,7 +135,7 @@ func (t *Transformer) transformAt(s string, i int) (*Outcome, int) {
 	return t.decide(o, event), end
 }
 
-// decide applies SPEC section 3 to the scanned event.
+// decide applies docs/BEHAVIOUR.md §3 to the scanned event.
 func (t *Transformer) decide(o *Outcome, event string) *Outcome {
 	top := &t.top
 	if id := top.get(tMessageID); present(id) {
@@ -224,7 +224,7 @@ func appendLowerASCII(dst []byte, s string) []byte {
 // the order in which the first present one decides.
 var destinationKeys = [...]string{"Spotify Pixel", "SPOTIFYPIXEL", "spotify pixel", "SPOTIFY_PIXEL"}
 
-// integrationsAllow applies SPEC 3.2.
+// integrationsAllow applies docs/BEHAVIOUR.md §3, step 2.
 func (t *Transformer) integrationsAllow(o *Outcome, integ gjson.Result) bool {
 	if !present(integ) {
 		return true
@@ -275,7 +275,7 @@ func (t *Transformer) integrationsAllow(o *Outcome, integ gjson.Result) bool {
 	return allow
 }
 
-// track applies SPEC steps 5 to 7 and builds the calls of a track event.
+// track applies docs/BEHAVIOUR.md §3, steps 5 to 7 and builds the calls of a track event.
 func (t *Transformer) track(o *Outcome) {
 	ev := t.top.get(tEvent)
 	name := ""
@@ -366,7 +366,7 @@ func (t *Transformer) addCall(o *Outcome, cmd Command, elem *fields, id gjson.Re
 	c.end = len(o.buf)
 }
 
-// computeAlias hashes the first usable external id (SPEC 4.4).
+// computeAlias hashes the first usable external id (docs/BEHAVIOUR.md §4.4).
 func (t *Transformer) computeAlias(o *Outcome) {
 	top := &t.top
 	top.lookInside(tTraits)
@@ -392,7 +392,7 @@ func idText(v gjson.Result) (string, bool) {
 	return "", false
 }
 
-// page builds the view call of a page event (SPEC 4.3).
+// page builds the view call of a page event (docs/BEHAVIOUR.md §4.3).
 func (t *Transformer) page(o *Outcome) {
 	t.view, t.viewMap, t.viewKeys = t.view[:0], false, 0
 	top := &t.top
@@ -487,7 +487,7 @@ func (t *Transformer) viewIndex(key string) int {
 	return -1
 }
 
-// AppendResult appends the SPEC 5 result of the last Transform at position index.
+// AppendResult appends the docs/BEHAVIOUR.md §5 result of the last Transform at position index.
 func (t *Transformer) AppendResult(dst []byte, index int) []byte {
 	return t.appendResult(dst, index, &t.o)
 }

@@ -1,4 +1,4 @@
-// Package upstream is the sidecar half of the service (SPEC 7,
+// Package upstream is the sidecar half of the service (docs/BEHAVIOUR.md §7,
 // -upstream-transformer): rudder-server has one transformer URL for every
 // destination and source, so this service answers Spotify Pixel itself and
 // passes every other request, unchanged, to the real rudder-transformer. The

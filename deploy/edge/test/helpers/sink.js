@@ -45,7 +45,7 @@ export async function startSink() {
 }
 
 // queryOf turns a beacon URL (absolute, or a path from the sink) into a
-// comparable form: its query parameters, sorted (SPEC 5: compare beacons by
+// comparable form: its query parameters, sorted (docs/BEHAVIOUR.md §5: compare beacons by
 // their parsed query, not their spelling).
 export function queryOf(u) {
   const url = new URL(u, "http://sink.invalid/");
