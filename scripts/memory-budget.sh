@@ -4,13 +4,13 @@
 # default) and, in the same run, without one (a budget far above what the
 # clients send), so that the two peaks compare on one machine.
 #
-#   scripts/memory-budget.sh [clients] [body MiB] [rounds]   (default 64 8 3)
+#   scripts/memory-budget.sh [clients] [body MiB] [rounds]   (default 32 8 2)
 #
 # Prints, per run: the statuses seen, the peak RSS (VmHWM) and the bytes the
 # budget allowed. Needs: go, curl. Not part of .ci/run (it holds GiBs).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-clients=${1:-64} mib=${2:-8} rounds=${3:-3}
+clients=${1:-32} mib=${2:-8} rounds=${3:-2}
 work=$(mktemp -d)
 pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
