@@ -322,7 +322,7 @@ func report(w io.Writer, r result, ratio float64) {
 func deps() router.Deps {
 	store, _ := destinations.NewStore("")
 	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(io.Discard), zap.InfoLevel))
-	return router.Deps{Store: store, Metrics: metrics.NewMetrics(prometheus.NewRegistry()), Logger: log,
+	return router.Deps{Store: store, Metrics: metrics.New(prometheus.NewRegistry()), Logger: log,
 		MaxBodyBytes: 64 << 20, MaxBatchEvents: 100000}
 }
 

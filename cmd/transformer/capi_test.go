@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"spotifypixel/internal/hash"
+	"spotifypixel/internal/idhash"
 )
 
 func TestTransformIncludeCAPI(t *testing.T) {
@@ -58,7 +58,7 @@ func TestTransformIncludeCAPI(t *testing.T) {
 	}
 	ev := purchase[0]
 	user := ev["user_data"].(map[string]any)
-	emailHash, _ := hash.Email("jane@example.com")
+	emailHash, _ := idhash.Email("jane@example.com")
 	if ev["event_name"] != "PURCHASE" || ev["event_id"] != "m1" || ev["event_time"] != "2026-11-29T10:00:00.500Z" ||
 		user["hashed_emails"].([]any)[0] != emailHash || user["ip_address"] != "203.0.113.9" ||
 		ev["event_source_url"] != "https://shop.test/done" || ev["action_source"] != "WEB" {

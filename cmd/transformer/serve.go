@@ -267,7 +267,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m := metrics.NewMetrics(reg)
+	m := metrics.New(reg)
 	observeConfig(m, store.Current())
 	up, err := newUpstream(cfg, m, log)
 	if err != nil {

@@ -48,8 +48,8 @@ type Metrics struct {
 	ProxyInFlight prometheus.Gauge
 }
 
-// NewMetrics creates the collectors and registers them with reg.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+// New creates the collectors and registers them with reg.
+func New(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "http_requests_total",

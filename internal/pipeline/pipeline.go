@@ -96,7 +96,7 @@ type Runner struct {
 }
 
 // Transform runs a whole /transform request and appends its response to dst.
-// The body is read once in the usual case: ParseRequest guesses where the
+// The body is read once in the usual case: ParseRequestOnePass guesses where the
 // batch ends and the engine checks it while transforming; when the guess
 // fails (a malformed body, or members after the batch), the output is
 // dropped and the request runs again on an exactly parsed body, so that
@@ -106,7 +106,7 @@ func (r *Runner) Transform(dst []byte, set *destinations.Set, body []byte, q Que
 	if err != nil {
 		return dst, spotify.Summary{}, err
 	}
-	req, err := spotify.ParseRequest(body, q.MaxDepth)
+	req, err := spotify.ParseRequestOnePass(body, q.MaxDepth)
 	if err != nil {
 		return dst, spotify.Summary{}, err
 	}
@@ -115,7 +115,7 @@ func (r *Runner) Transform(dst []byte, set *destinations.Set, body []byte, q Que
 	if out, sum, err, ok := r.transformRequest(dst, set, &req, q, opts); ok {
 		return out, sum, err
 	}
-	if req, err = spotify.ParseRequestExact(body, q.MaxDepth); err != nil {
+	if req, err = spotify.ParseRequestChecked(body, q.MaxDepth); err != nil {
 		return dst, spotify.Summary{}, err
 	}
 	out, sum, err, ok := r.transformRequest(dst, set, &req, q, opts)

@@ -36,7 +36,7 @@ func TestParallelMatchesSequential(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		req, _ := spotify.ParseRequest(body, 0)
+		req, _ := spotify.ParseRequestOnePass(body, 0)
 		d, _ := set.Get("demo")
 		want, wantSum := spotify.NewTransformer(d.Config, spotify.Options{Beacons: true}).AppendResponse(nil, "demo", req.Batch)
 		if !bytes.Equal(got, want) {
@@ -57,11 +57,11 @@ func TestParallelMatchesSequential(t *testing.T) {
 // its own requests.
 func TestRunnerSplitsOnlyWhenCoresAreIdle(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
-	large, err := spotify.ParseRequest(corpus.Batch(corpus.Events(1, 400)), 0)
+	large, err := spotify.ParseRequestOnePass(corpus.Batch(corpus.Events(1, 400)), 0)
 	if err != nil || len(large.Batch.Raw) < parallelBytes {
 		t.Fatalf("the large batch is %d bytes (%v), want at least %d", len(large.Batch.Raw), err, parallelBytes)
 	}
-	small, _ := spotify.ParseRequest(corpus.Batch(corpus.Events(1, 10)), 0)
+	small, _ := spotify.ParseRequestOnePass(corpus.Batch(corpus.Events(1, 10)), 0)
 	var busy, idle Runner
 	for range 3 {
 		busy.busy.Add(1)
@@ -149,7 +149,7 @@ func transformExact(set *destinations.Set, body []byte, q Query) ([]byte, spotif
 	if err != nil {
 		return nil, spotify.Summary{}, err
 	}
-	req, err := spotify.ParseRequestExact(body, q.MaxDepth)
+	req, err := spotify.ParseRequestChecked(body, q.MaxDepth)
 	if err != nil {
 		return nil, spotify.Summary{}, err
 	}

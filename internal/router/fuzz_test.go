@@ -68,7 +68,7 @@ func FuzzHandler(f *testing.F) {
 	}
 	var ready atomic.Bool
 	ready.Store(true)
-	h := New(Deps{Store: store, Metrics: metrics.NewMetrics(prometheus.NewRegistry()), Logger: zap.NewNop(),
+	h := New(Deps{Store: store, Metrics: metrics.New(prometheus.NewRegistry()), Logger: zap.NewNop(),
 		Ready: &ready, MaxBodyBytes: 64 << 10, MaxBatchEvents: 50, StreamTimeout: 0})
 	f.Fuzz(func(t *testing.T, mode uint8, body []byte) {
 		m := handlerModes[int(mode)%len(handlerModes)]

@@ -102,7 +102,7 @@ func TestTransformOverGzipIsCheckedRaw(t *testing.T) {
 }
 
 func newTestLimits(d Deps) (*limits, *metrics.Metrics) {
-	d.Metrics = metrics.NewMetrics(prometheus.NewRegistry())
+	d.Metrics = metrics.New(prometheus.NewRegistry())
 	return newLimits(d), d.Metrics
 }
 
@@ -202,7 +202,7 @@ func wrapAsReadBody(err error) error {
 // TestLimitsThroughRouter: the limits are on the chain of New.
 func TestLimitsThroughRouter(t *testing.T) {
 	d := Deps{Logger: zap.NewNop(), MaxBodyBytes: 1 << 20, MaxBatchEvents: 10}
-	d.Metrics = metrics.NewMetrics(prometheus.NewRegistry())
+	d.Metrics = metrics.New(prometheus.NewRegistry())
 	h := New(d)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v0/destinations/spotify_pixel",

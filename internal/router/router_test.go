@@ -23,7 +23,7 @@ import (
 func TestRecovererTurnsPanicIntoJSON500(t *testing.T) {
 	core, logs := observer.New(zap.InfoLevel)
 	log := zap.New(core)
-	m := metrics.NewMetrics(prometheus.NewRegistry())
+	m := metrics.New(prometheus.NewRegistry())
 	h := requestID(instrument(m, log)(recoverer(log)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		panic("boom")
 	}))))

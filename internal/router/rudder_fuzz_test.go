@@ -96,7 +96,7 @@ func FuzzRudder(f *testing.F) {
 	var ready atomic.Bool
 	ready.Store(true)
 	deps := func() Deps {
-		return Deps{Store: store, Metrics: metrics.NewMetrics(prometheus.NewRegistry()), Logger: zap.NewNop(),
+		return Deps{Store: store, Metrics: metrics.New(prometheus.NewRegistry()), Logger: zap.NewNop(),
 			Ready: &ready, MaxBodyBytes: rudderFuzzMaxBody, MaxBatchEvents: rudderFuzzMaxEvents,
 			MaxJSONDepth: rudderFuzzDepth, CAPIBatchSize: 2}
 	}

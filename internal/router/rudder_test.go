@@ -27,7 +27,7 @@ const fixtureDir = "../../testdata/rudder"
 func rudderHandler(t *testing.T, mutate ...func(*Deps)) http.Handler {
 	t.Helper()
 	d := Deps{
-		Metrics:        metrics.NewMetrics(prometheus.NewRegistry()),
+		Metrics:        metrics.New(prometheus.NewRegistry()),
 		Logger:         zap.NewNop(),
 		MaxBodyBytes:   1 << 20,
 		MaxBatchEvents: 100,

@@ -34,7 +34,7 @@ type capiBatch struct {
 
 // appendCAPIDelivery appends one Conversions API delivery request: a POST of
 // the envelope holding events[from:to] with the destination's bearer token.
-func (r *run) appendCAPIDelivery(dst []byte, connID, token string, events *spotify.CAPIEvents, from, to int) []byte {
+func (r *transformRun) appendCAPIDelivery(dst []byte, connID, token string, events *spotify.CAPIEvents, from, to int) []byte {
 	dst = append(dst, `{"version":"1","type":"REST","method":"POST","endpoint":`...)
 	dst = spotify.AppendJSONString(dst, r.opts.capiURL())
 	dst = append(dst, `,"headers":{"Authorization":`...)
@@ -54,7 +54,7 @@ func (r *run) appendCAPIDelivery(dst []byte, connID, token string, events *spoti
 
 // appendProcessorCAPI appends, after an ok event's beacons, one processor
 // entry per Conversions API event when its destination has CAPI keys.
-func (r *run) appendProcessorCAPI(dst []byte, tr *spotify.Transformer, md gjson.Result) []byte {
+func (r *transformRun) appendProcessorCAPI(dst []byte, tr *spotify.Transformer, md gjson.Result) []byte {
 	connID, token, ok := tr.Config().CAPI()
 	if !ok {
 		return dst
@@ -75,7 +75,7 @@ func (r *run) appendProcessorCAPI(dst []byte, tr *spotify.Transformer, md gjson.
 }
 
 // collectRouterCAPI adds an ok event's CAPI events to its destination's batch.
-func (r *run) collectRouterCAPI(tr *spotify.Transformer, destID, destination string, md gjson.Result) {
+func (r *transformRun) collectRouterCAPI(tr *spotify.Transformer, destID, destination string, md gjson.Result) {
 	connID, token, ok := tr.Config().CAPI()
 	if !ok {
 		return
@@ -103,7 +103,7 @@ func (r *run) collectRouterCAPI(tr *spotify.Transformer, destID, destination str
 // appendRouterCAPI appends the router's batched CAPI entries: per
 // destination, envelopes of at most the batch size, each with the metadata
 // of every job whose events it carries (once per job).
-func (r *run) appendRouterCAPI(dst []byte) []byte {
+func (r *transformRun) appendRouterCAPI(dst []byte) []byte {
 	size := r.opts.capiBatchSize()
 	r.userID = append(r.userID[:0], `""`...)
 	for _, key := range r.capiOrder {

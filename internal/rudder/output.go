@@ -13,7 +13,7 @@ import (
 // defaultRequestConfig shape, with the visitor's user agent and IP as
 // headers so that the pixel sees the real visitor.
 // Call prepareDelivery for the outcome first.
-func (r *run) appendOutput(dst []byte, tr *spotify.Transformer, o *spotify.Outcome, i int) []byte {
+func (r *transformRun) appendOutput(dst []byte, tr *spotify.Transformer, o *spotify.Outcome, i int) []byte {
 	dst = append(dst, `{"version":"1","type":"REST","method":"GET","endpoint":`...)
 	dst = spotify.AppendJSONString(dst, r.opts.beaconURL())
 	dst = append(dst, `,"headers":`...)
@@ -39,7 +39,7 @@ func (r *run) appendOutput(dst []byte, tr *spotify.Transformer, o *spotify.Outco
 
 // prepareDelivery renders what every delivery request of an event shares:
 // its headers and its userId.
-func (r *run) prepareDelivery(ev gjson.Result) {
+func (r *transformRun) prepareDelivery(ev gjson.Result) {
 	r.headers = appendHeaders(r.headers[:0], ev)
 	r.userID = spotify.AppendJSONString(r.userID[:0], userIDOf(ev.Get("userId")))
 }
@@ -103,7 +103,7 @@ func userIDOf(v gjson.Result) string {
 // appendStatTags appends the statTags of a filtered or failed event, as
 // rudder-transformer fills them: the error's category and type, then the
 // destination's tags, with destinationId and workspaceId from the metadata.
-func (r *run) appendStatTags(dst []byte, v verdict, md gjson.Result) []byte {
+func (r *transformRun) appendStatTags(dst []byte, v verdict, md gjson.Result) []byte {
 	if v.status == spotify.StatusFiltered {
 		dst = append(dst, `{"errorCategory":"transformation","errorType":"filtered"`...)
 	} else {

@@ -19,9 +19,9 @@ const (
 // differs per event must not grow the cache without limit.
 const maxCached = 1024
 
-// run is the state of one request: the engine instances per distinct
+// transformRun is the state of one request: the engine instances per distinct
 // destination config, and the summary for metrics and logs.
-type run struct {
+type transformRun struct {
 	opts    Options
 	feature string
 	cache   map[string]*spotify.Transformer
@@ -35,8 +35,8 @@ type run struct {
 	capiOrder   []string              // router: destinations in first-seen order
 }
 
-func newRun(opts Options, feature string) *run {
-	return &run{opts: opts, feature: feature, cache: map[string]*spotify.Transformer{}}
+func newRun(opts Options, feature string) *transformRun {
+	return &transformRun{opts: opts, feature: feature, cache: map[string]*spotify.Transformer{}}
 }
 
 // decision is what the engine made of one item.
@@ -48,7 +48,7 @@ type decision struct {
 
 // transformer returns the engine for a destination id and config, parsing
 // the config once per distinct pair within the request.
-func (r *run) transformer(id, config string) *spotify.Transformer {
+func (r *transformRun) transformer(id, config string) *spotify.Transformer {
 	r.key = append(append(append(r.key[:0], id...), 0), config...)
 	if tr, ok := r.cache[string(r.key)]; ok {
 		return tr
@@ -64,7 +64,7 @@ func (r *run) transformer(id, config string) *spotify.Transformer {
 
 // decide resolves the item's dynamic config and runs the engine on its
 // message. The outcome is valid until the same transformer runs again.
-func (r *run) decide(it *item) decision {
+func (r *transformRun) decide(it *item) decision {
 	cfg := it.destination.Get("Config")
 	config, message, changed := resolveConfig(it, cfg)
 	id, _ := idOf(it.destination.Get("ID"))
@@ -83,7 +83,7 @@ func (r *run) decide(it *item) decision {
 // appendProcessorItem appends the processor reply entries of one item: one
 // {output, metadata, statusCode: 200} per beacon of a delivered event, else
 // one {metadata, statusCode, error, statTags}.
-func (r *run) appendProcessorItem(dst []byte, it *item) []byte {
+func (r *transformRun) appendProcessorItem(dst []byte, it *item) []byte {
 	d := r.decide(it)
 	o := d.o
 	if v := verdictOf(o); v.status != spotify.StatusOK {
@@ -118,7 +118,7 @@ func (r *run) appendProcessorItem(dst []byte, it *item) []byte {
 // delivery requests as batchedRequest (one object, or an array when the
 // event yields several beacons), or its failure. A message that already
 // carries a truthy statusCode was transformed before and passes through.
-func (r *run) appendRouterItem(dst []byte, it *item) []byte {
+func (r *transformRun) appendRouterItem(dst []byte, it *item) []byte {
 	dst = comma(dst)
 	if truthy(it.message.Get("statusCode")) {
 		dst = append(dst, `{"batchedRequest":`...)
@@ -164,7 +164,7 @@ func (r *run) appendRouterItem(dst []byte, it *item) []byte {
 }
 
 // appendRouterTail closes a successful router entry.
-func (r *run) appendRouterTail(dst []byte, it *item, destination string) []byte {
+func (r *transformRun) appendRouterTail(dst []byte, it *item, destination string) []byte {
 	dst = append(dst, `,"metadata":[`...)
 	dst = appendMetadata(dst, it.metadata)
 	dst = append(dst, `],"batched":false,"statusCode":200`...)
@@ -207,7 +207,7 @@ func verdictOf(o *spotify.Outcome) verdict {
 
 // appendFailure appends "statusCode", "error" and "statTags" of a filtered
 // or failed event.
-func (r *run) appendFailure(dst []byte, v verdict, md gjson.Result) []byte {
+func (r *transformRun) appendFailure(dst []byte, v verdict, md gjson.Result) []byte {
 	dst = append(dst, `"statusCode":`...)
 	dst = strconv.AppendInt(dst, int64(v.status.Code()), 10)
 	dst = append(dst, `,"error":`...)

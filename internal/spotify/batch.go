@@ -36,16 +36,19 @@ var utf8BOM = []byte("\xef\xbb\xbf")
 // Levels of a /transform body above its events: the body, then the batch.
 const batchLevels = 2
 
-// ParseRequest reads a /transform body's destination and finds its batch; a
-// leading UTF-8 byte order mark is ignored, as RFC 8259 allows. The body
-// may nest limit levels (0: MaxDepth). Every byte before the batch is
-// checked here, the batch's events by AppendBatch, so a body is read once.
+// ParseRequestOnePass reads a /transform body's destination and guesses
+// where its batch ends, so that the body is read once: every byte before the
+// batch is checked here, the batch's events by AppendBatch. A leading UTF-8
+// byte order mark is ignored, as RFC 8259 allows. The body may nest limit
+// levels (0: MaxDepth).
 // The Request refers into body, which must stay unchanged while it is used.
-func ParseRequest(body []byte, limit int) (Request, error) { return parseRequest(body, limit, true) }
+func ParseRequestOnePass(body []byte, limit int) (Request, error) {
+	return parseRequest(body, limit, true)
+}
 
-// ParseRequestExact is ParseRequest for when the guess failed: it checks
-// the whole body first and finds the batch exactly.
-func ParseRequestExact(body []byte, limit int) (Request, error) {
+// ParseRequestChecked is ParseRequestOnePass for when the guess failed:
+// it checks the whole body first and finds the batch exactly.
+func ParseRequestChecked(body []byte, limit int) (Request, error) {
 	return parseRequest(body, limit, false)
 }
 
@@ -174,7 +177,7 @@ type Span struct{ Start, End int }
 // so that callers can count events and split a batch without transforming
 // it. It checks only the batch's brackets and commas, and follows strings
 // and brackets within events: AppendSpanResults checks each event. It
-// reports false when the batch is not what ParseRequest guessed.
+// reports false when the batch is not what ParseRequestOnePass guessed.
 func AppendSpans(dst []Span, req *Request) ([]Span, bool) {
 	s, want := req.text()
 	end := elements(s, 0, func(at int) int {
@@ -277,9 +280,9 @@ func (t *Transformer) AppendResults(dst []byte, batch gjson.Result, first, maxEv
 // AppendBatch is AppendResults for req's batch, checking its events as it
 // goes. It reports false when it stopped early: after max events (max > 0)
 // when the batch holds more, or, for a guessed request, when the body was
-// not what ParseRequest guessed (malformed, or the batch ended before the
+// not what ParseRequestOnePass guessed (malformed, or the batch ended before the
 // body's last "]"). The caller then drops the output: a guessed request
-// starts again with ParseRequestExact, a checked one has too many events.
+// starts again with ParseRequestChecked, a checked one has too many events.
 func (t *Transformer) AppendBatch(dst []byte, req *Request, maxEvents int, sum *Summary) ([]byte, bool) {
 	s, want := req.text()
 	dst, end, within := t.appendBatch(dst, s, 0, maxEvents, req.limit-batchLevels, sum)

@@ -23,7 +23,7 @@ func benchBatch(tb testing.TB) (body []byte, batch gjson.Result, eventBytes int6
 		eventBytes += int64(len(e))
 	}
 	body = corpus.Batch(events)
-	req, err := ParseRequest(body, 0)
+	req, err := ParseRequestOnePass(body, 0)
 	if err != nil {
 		tb.Fatal(err)
 	}

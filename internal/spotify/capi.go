@@ -8,7 +8,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"spotifypixel/internal/hash"
+	"spotifypixel/internal/idhash"
 )
 
 // Reasons an ok event is not sent to the Conversions API.
@@ -312,7 +312,7 @@ func capiUserOf(ev gjson.Result) capiUser {
 	var u capiUser
 	for _, v := range []gjson.Result{lastAt(ev, "context.traits.email"), lastAt(ev, "traits.email"), lastAt(ev, "properties.email")} {
 		if v.Type == gjson.String {
-			if h, ok := hash.Email(v.Str); ok {
+			if h, ok := idhash.Email(v.Str); ok {
 				u.email = h
 				break
 			}
@@ -324,7 +324,7 @@ func capiUserOf(ev gjson.Result) capiUser {
 			if v.Type == gjson.Number {
 				text = v.Raw
 			}
-			if h, ok := hash.Phone(text); ok {
+			if h, ok := idhash.Phone(text); ok {
 				u.phone = h
 				break
 			}

@@ -25,7 +25,7 @@ func TestForgetReleasesText(t *testing.T) {
 			// products, filtered events.
 			body := corpus.Batch(corpus.Events(7, 200))
 			runtime.AddCleanup(&body[0], func(ch chan struct{}) { close(ch) }, freed)
-			req, err := ParseRequest(body, MaxDepth)
+			req, err := ParseRequestOnePass(body, MaxDepth)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -107,7 +107,7 @@ func FuzzTransform(f *testing.F) {
 }
 
 // checkUTF8 requires valid UTF-8 output, whatever the input: gjson.Valid
-// (and so ParseRequest) accepts invalid UTF-8 inside strings, and the engine
+// (and so ParseRequestOnePass) accepts invalid UTF-8 inside strings, and the engine
 // must not copy it into a response that strict JSON parsers would reject.
 func checkUTF8(t *testing.T, outs ...[]byte) {
 	t.Helper()

@@ -7,7 +7,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"spotifypixel/internal/hash"
+	"spotifypixel/internal/idhash"
 )
 
 // Status is an event's outcome as RudderStack's transformer reports it.
@@ -98,7 +98,7 @@ func (o *Outcome) sessionUID() ([]byte, bool) {
 	}
 	if !o.hasUID {
 		if o.lastSession == nil || string(o.lastSession) != o.session {
-			hash.AppendSHA256Hex(o.lastUID[:0], o.session)
+			idhash.AppendSHA256Hex(o.lastUID[:0], o.session)
 			o.lastSession = append(o.lastSession[:0], o.session...)
 		}
 		o.uid, o.hasUID = o.lastUID, true

@@ -10,7 +10,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"spotifypixel/internal/hash"
+	"spotifypixel/internal/idhash"
 )
 
 // DefaultBeaconURL is Spotify's image-pixel endpoint, the default base of beacons.
@@ -372,7 +372,7 @@ func (t *Transformer) computeAlias(o *Outcome) {
 	top.lookInside(tTraits)
 	for _, v := range [3]gjson.Result{top.get(tUserID), top.get(tTraitsUserID), top.get(tTraitsID)} {
 		if s, ok := idText(v); ok {
-			hash.AppendSHA256Hex(o.alias[:0], s)
+			idhash.AppendSHA256Hex(o.alias[:0], s)
 			o.hasAlias = true
 			return
 		}

@@ -31,7 +31,7 @@ func newUpstream(t *testing.T, raw string) (*Upstream, *metrics.Metrics) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := metrics.NewMetrics(prometheus.NewRegistry())
+	m := metrics.New(prometheus.NewRegistry())
 	up, err := New(Options{URL: u, Metrics: m})
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,6 @@
-// Package hash turns user identifiers into the SHA-256 hex digests that
+// Package idhash turns user identifiers into the SHA-256 hex digests that
 // Spotify's alias call and Conversions API expect.
-package hash
+package idhash
 
 import (
 	"crypto/sha256"
