@@ -14,7 +14,10 @@ import (
 	"time"
 )
 
-var update = flag.Bool("update", false, "rewrite the expected results of testdata/golden from the engine")
+var (
+	update = flag.Bool("update", false, "rewrite the expected results of testdata/golden that differ from the engine's (files written by -update only, unless -force)")
+	force  = flag.Bool("force", false, "with -update: also overwrite expectations written by hand")
+)
 
 // goldenCase is one file of testdata/golden: a config, an event and the
 // result docs/BEHAVIOUR.md says the engine must give.
@@ -26,6 +29,10 @@ type goldenCase struct {
 	Now      string          `json:"now,omitempty"` // the clock for CAPI event_time; default goldenNow
 	Event    json.RawMessage `json:"event"`
 	Expected json.RawMessage `json:"expected"`
+	// Generated marks a file whose expected result -update wrote from the
+	// engine: an independent, hand-written expectation is never overwritten
+	// without -force.
+	Generated bool `json:"generated,omitempty"`
 }
 
 func loadGolden(t testing.TB) map[string]*goldenCase {
@@ -54,8 +61,13 @@ func loadGolden(t testing.TB) map[string]*goldenCase {
 // goldenNow is the clock of golden cases that do not set "now".
 const goldenNow = "2026-11-30T12:00:00Z"
 
-// runGolden transforms the case's event at batch index 0.
-func runGolden(c *goldenCase) []byte {
+// runGolden transforms the case's event, compacted, at batch index 0.
+func runGolden(t testing.TB, c *goldenCase) []byte {
+	t.Helper()
+	var event bytes.Buffer
+	if err := json.Compact(&event, c.Event); err != nil {
+		t.Fatalf("%s: event: %v", c.Name, err)
+	}
 	cfg, _ := ParseConfig(c.Config)
 	now := goldenNow
 	if c.Now != "" {
@@ -63,17 +75,21 @@ func runGolden(c *goldenCase) []byte {
 	}
 	clock, err := time.Parse(time.RFC3339Nano, now)
 	if err != nil {
-		panic("golden case " + c.Name + ": bad now: " + err.Error())
+		t.Fatalf("golden case %s: bad now: %v", c.Name, err)
 	}
 	tr := NewTransformer(cfg, Options{
 		Beacons: strings.Contains(c.Include, "beacons"),
 		CAPI:    strings.Contains(c.Include, "capi"),
 		Now:     func() time.Time { return clock },
 	})
-	tr.Transform(string(c.Event))
+	tr.Transform(event.String())
 	return tr.AppendResult(nil, 0)
 }
 
+// TestGolden requires the engine's exact output bytes for every case:
+// key and parameter order, number text and string escapes are part of the
+// contract. The event goes in compacted, so that the file's indentation
+// never reaches a value the engine copies whole.
 func TestGolden(t *testing.T) {
 	cases := loadGolden(t)
 	if len(cases) < 80 {
@@ -81,20 +97,41 @@ func TestGolden(t *testing.T) {
 	}
 	for file, c := range cases {
 		t.Run(filepath.Base(file), func(t *testing.T) {
-			got := runGolden(c)
+			got := runGolden(t, c)
 			if !json.Valid(got) {
 				t.Fatalf("engine output is not valid JSON: %s", got)
 			}
-			if *update {
-				c.Expected = got
-				writeGolden(t, file, c)
+			var want bytes.Buffer
+			if err := json.Compact(&want, c.Expected); err != nil {
+				t.Fatalf("expected: %v", err)
+			}
+			if bytes.Equal(got, want.Bytes()) {
 				return
 			}
-			if g, w := normalize(t, got), normalize(t, c.Expected); !reflect.DeepEqual(g, w) {
-				t.Errorf("%s\n got: %s\nwant: %s", c.Name, indent(got), indent(c.Expected))
+			if *update {
+				refreshGolden(t, file, c, got)
+				return
 			}
+			same := ""
+			if reflect.DeepEqual(normalize(t, got), normalize(t, c.Expected)) {
+				same = " (the same JSON value: the bytes differ in order, spacing, escapes or number text)"
+			}
+			t.Errorf("%s%s\n got: %s\nwant: %s", c.Name, same, got, want.Bytes())
 		})
 	}
+}
+
+// refreshGolden rewrites a case's expected result from the engine, which
+// -update may do only to a file it wrote before, or with -force.
+func refreshGolden(t *testing.T, file string, c *goldenCase, got []byte) {
+	t.Helper()
+	if !c.Generated && !*force {
+		t.Errorf("%s: expected result written by hand differs from the engine's; fix one of them, or overwrite it with -update -force\n got: %s", file, got)
+		return
+	}
+	c.Expected = got
+	c.Generated = true
+	writeGolden(t, file, c)
 }
 
 func writeGolden(t *testing.T, file string, c *goldenCase) {
@@ -144,12 +181,4 @@ func normalizeBeacons(v any) any {
 		}
 	}
 	return v
-}
-
-func indent(b []byte) string {
-	var buf bytes.Buffer
-	if json.Indent(&buf, b, "", "  ") != nil {
-		return string(b)
-	}
-	return buf.String()
 }
