@@ -23,7 +23,7 @@ type Query struct {
 	Include       string // comma-separated outputs: "beacons"
 	MaxEvents     int    // 0 means no limit
 	BeaconURL     string // base of beacons; empty means Spotify's
-	CAPIBatchSize int    // most events per Conversions API envelope; 0 means 500
+	CAPIBatchSize int    // most events per Conversions API envelope; 0: spotify.DefaultCAPIBatchSize
 	MaxDepth      int    // deepest nesting of JSON arrays and objects in the body; 0 means spotify.MaxDepth
 }
 

@@ -16,13 +16,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"spotifypixel/internal/rudder"
+	"spotifypixel/internal/spotify"
 )
 
 // DefaultMaxJSONDepth is the deepest nesting of JSON arrays and objects a
-// request body may have when Deps.MaxJSONDepth is 0. Real events nest a
-// dozen levels; every JSON parser on the way (gjson recurses once per
-// level, encoding/json stops at 10,000) is safe far below this.
-const DefaultMaxJSONDepth = 1000
+// request body may have when Deps.MaxJSONDepth is 0: the engine's limit,
+// defined once there.
+const DefaultMaxJSONDepth = spotify.MaxDepth
 
 // maxJSONDepth is the nesting limit of request bodies: Deps.MaxJSONDepth,
 // or DefaultMaxJSONDepth when it is not set.

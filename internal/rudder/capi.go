@@ -18,7 +18,7 @@ func (o Options) capiURL() string {
 
 func (o Options) capiBatchSize() int {
 	if o.CAPIBatchSize <= 0 {
-		return 500
+		return spotify.DefaultCAPIBatchSize
 	}
 	return o.CAPIBatchSize
 }

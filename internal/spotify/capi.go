@@ -65,12 +65,16 @@ func (c *CAPIEvents) Event(i int) []byte {
 	return c.buf[start:c.ends[i]]
 }
 
+// DefaultCAPIBatchSize is the most events one Conversions API request body
+// holds unless configured otherwise, defined once for every front.
+const DefaultCAPIBatchSize = 500
+
 // AppendEnvelopes appends a JSON array of request bodies
 // {"conversion_events": {"capi_connection_id", "events"}}, at most batchSize
 // events each, holding the events of parts in order.
 func AppendEnvelopes(dst []byte, connectionID string, batchSize int, parts ...*CAPIEvents) []byte {
 	if batchSize <= 0 {
-		batchSize = 500
+		batchSize = DefaultCAPIBatchSize
 	}
 	dst = append(dst, '[')
 	n := 0
