@@ -26,11 +26,11 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"spotifypixel/internal/corpus"
 	"spotifypixel/internal/destinations"
 	"spotifypixel/internal/metrics"
 	"spotifypixel/internal/pipeline"
 	"spotifypixel/internal/router"
+	"spotifypixel/internal/testkit/corpus"
 )
 
 func main() {

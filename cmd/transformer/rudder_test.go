@@ -11,7 +11,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"spotifypixel/internal/corpus"
+	"spotifypixel/internal/testkit/corpus"
 )
 
 // rudderProcessorBody shapes events as rudder-server's processor sends them

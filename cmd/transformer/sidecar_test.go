@@ -14,7 +14,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"spotifypixel/internal/corpus"
+	"spotifypixel/internal/testkit/corpus"
 )
 
 // upstreamRecord is what the stand-in rudder-transformer received.

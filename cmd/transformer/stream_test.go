@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"testing"
 
-	"spotifypixel/internal/corpus"
+	"spotifypixel/internal/testkit/corpus"
 )
 
 func TestNDJSONStream(t *testing.T) {

@@ -11,9 +11,9 @@ import (
 	"testing"
 
 	"spotifypixel/internal/apperr"
-	"spotifypixel/internal/corpus"
 	"spotifypixel/internal/destinations"
 	"spotifypixel/internal/spotify"
+	"spotifypixel/internal/testkit/corpus"
 )
 
 // hostile lists /transform bodies aimed at the guess of where the batch ends

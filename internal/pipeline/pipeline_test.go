@@ -10,9 +10,9 @@ import (
 	"testing"
 
 	"spotifypixel/internal/apperr"
-	"spotifypixel/internal/corpus"
 	"spotifypixel/internal/destinations"
 	"spotifypixel/internal/spotify"
+	"spotifypixel/internal/testkit/corpus"
 )
 
 func demoSet(t *testing.T) *destinations.Set {

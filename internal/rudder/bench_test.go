@@ -3,7 +3,7 @@ package rudder
 import (
 	"testing"
 
-	"spotifypixel/internal/corpus"
+	"spotifypixel/internal/testkit/corpus"
 )
 
 // BenchmarkProcessor measures a rudder-server-shaped processor request of

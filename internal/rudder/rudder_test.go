@@ -9,8 +9,8 @@ import (
 	"github.com/tidwall/gjson"
 
 	"spotifypixel/internal/apperr"
-	"spotifypixel/internal/corpus"
 	"spotifypixel/internal/spotify"
+	"spotifypixel/internal/testkit/corpus"
 )
 
 // rudderServerBody builds a processor request the way rudder-server sends

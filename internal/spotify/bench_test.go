@@ -7,7 +7,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"spotifypixel/internal/corpus"
+	"spotifypixel/internal/testkit/corpus"
 )
 
 // benchEvents is the size of the mixed batch the throughput benchmarks use.

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"spotifypixel/internal/corpus"
+	"spotifypixel/internal/testkit/corpus"
 )
 
 // TestForgetReleasesText checks that a Transformer which has read a batch

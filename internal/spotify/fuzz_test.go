@@ -18,7 +18,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"spotifypixel/internal/corpus"
+	"spotifypixel/internal/testkit/corpus"
 )
 
 // FuzzTransform checks the engine's invariants on any config and any event:
