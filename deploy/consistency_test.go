@@ -67,7 +67,7 @@ func TestServiceMatchesDeployment(t *testing.T) {
 
 // TestProbesUseNamedContainerPorts checks that the liveness and readiness
 // probes (and the startup probe, if any) are httpGet probes on the named http
-// container port with the SPEC 7 paths.
+// container port with the docs/BEHAVIOUR.md §7 paths.
 func TestProbesUseNamedContainerPorts(t *testing.T) {
 	m := loadBase(t)
 	c := m.container()
@@ -91,7 +91,7 @@ func TestProbesUseNamedContainerPorts(t *testing.T) {
 			t.Errorf("%s probe uses port %q, want %q (the main listener serves the probe paths)", what, p.HTTPGet.Port.StrVal, httpPortName)
 		}
 		if p.HTTPGet.Path != wantPath {
-			t.Errorf("%s probe path %q, want %q (SPEC 7)", what, p.HTTPGet.Path, wantPath)
+			t.Errorf("%s probe path %q, want %q (docs/BEHAVIOUR.md §7)", what, p.HTTPGet.Path, wantPath)
 		}
 	}
 	check("liveness", c.LivenessProbe, livenessPath, true)

@@ -11,16 +11,16 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// destinationKeys are the keys a destination's Config may have (SPEC 2.2,
-// and SPEC 8 for the CAPI keys).
+// destinationKeys are the keys a destination's Config may have (docs/BEHAVIOUR.md §2.2,
+// and docs/BEHAVIOUR.md §8 for the CAPI keys).
 var destinationKeys = map[string]bool{
 	"pixelId": true, "eventsToSpotifyPixelEvents": true, "enableAliasCall": true,
 	"eventFilteringOption": true, "whitelistedEvents": true, "blacklistedEvents": true,
 	"oneTrustCookieCategories": true, "ketchConsentPurposes": true, "consentManagement": true,
-	"capiConnectionId": true, "capiAccessToken": true, // SPEC 8
+	"capiConnectionId": true, "capiAccessToken": true, // docs/BEHAVIOUR.md §8
 }
 
-// validateDestinations checks a destinations file against SPEC 2.2 (the
+// validateDestinations checks a destinations file against docs/BEHAVIOUR.md §2.2 (the
 // server ignores unknown keys; here a typo is an error) and returns its ids.
 func validateDestinations(t *testing.T, name string, data []byte) []string {
 	t.Helper()
@@ -41,7 +41,7 @@ func validateDestinations(t *testing.T, name string, data []byte) []string {
 		}
 		for k := range d.Config {
 			if !destinationKeys[k] {
-				t.Errorf("%s: unknown config key %q (SPEC 2.2)", where, k)
+				t.Errorf("%s: unknown config key %q (docs/BEHAVIOUR.md §2.2)", where, k)
 			}
 		}
 		var pixel string

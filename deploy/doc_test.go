@@ -16,12 +16,12 @@
 //
 // The tests are split by subject:
 //
-//   - doc_test.go: this comment, and the paths and SPEC values shared by
+//   - doc_test.go: this comment, and the paths and documented values shared by
 //     the tests;
 //   - decode_test.go: strict decoding into the API types and its self-test;
 //   - kustomize_test.go: kustomization.yaml and the kustomize render;
 //   - consistency_test.go: the cross-manifest checks;
-//   - destinations_test.go: destinations files against the SPEC 2.2 keys;
+//   - destinations_test.go: destinations files against the docs/BEHAVIOUR.md §2.2 keys;
 //   - dockerfile_test.go: the Dockerfile and scripts/build.sh, as text;
 //   - prometheus_test.go: the scrape config, the alert rules, and the
 //     PromQL selectors and text-format parsing the checks use;
@@ -34,7 +34,7 @@ package deploy
 
 import "time"
 
-// Paths of the files under test, and values the SPEC fixes.
+// Paths of the files under test, and values docs/BEHAVIOUR.md fixes.
 const (
 	baseDir          = "k8s/base"
 	promConfigFile   = "prometheus/prometheus.yml"
@@ -42,13 +42,13 @@ const (
 	exampleDestFile  = "destinations.example.yaml"
 	httpPortName     = "http"    // the container port that serves the API and the probes
 	metricsPortName  = "metrics" // the container port that serves /metrics (-metrics-listen)
-	livenessPath     = "/health" // SPEC 7 "Operations"
+	livenessPath     = "/health" // docs/BEHAVIOUR.md §7 "Operations"
 	readinessPath    = "/ready"
-	defaultGrace     = 20 * time.Second // SPEC 7 "Configuration": -shutdown-grace default
+	defaultGrace     = 20 * time.Second // docs/BEHAVIOUR.md §7 "Configuration": -shutdown-grace default
 	metricNamePrefix = "spotify_transformer_"
 )
 
-// documentedMetrics are the metric names the alerts may use (SPEC 7
+// documentedMetrics are the metric names the alerts may use (docs/BEHAVIOUR.md §7
 // "Operations"; names agreed with the service code), with their labels.
 var documentedMetrics = map[string][]string{
 	"spotify_transformer_http_requests_total":           {"route", "method", "code"},
@@ -57,5 +57,5 @@ var documentedMetrics = map[string][]string{
 	"spotify_transformer_config_reloads_total":          {"result"},
 }
 
-// listenFlags are the serve flags that bind a port, in SPEC 7 order.
+// listenFlags are the serve flags that bind a port, in docs/BEHAVIOUR.md §7 order.
 var listenFlags = []string{"listen", "metrics-listen"}
