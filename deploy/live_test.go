@@ -77,7 +77,12 @@ func startLiveServer(t *testing.T) *liveServer {
 		t.Fatal(err)
 	}
 	go func() { s.exited <- cmd.Wait() }()
-	t.Cleanup(func() { cancel(); <-s.exited })
+	t.Cleanup(func() {
+		cancel()
+		if err := <-s.exited; err != nil {
+			t.Logf("transformer stopped: %v", err) // killed by cancel: expected
+		}
+	})
 	s.waitReady()
 	return s
 }

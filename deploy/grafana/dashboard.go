@@ -92,8 +92,12 @@ func rows() []row {
 	}
 }
 
-// build assembles the dashboard from rows.
-func build() (dashboard.Dashboard, error) {
+// build assembles the dashboard from rows, in Grafana's classic JSON model:
+// the SDK marks it deprecated in favour of the v2 schema, which only
+// Grafana 12's dashboard API takes, while the classic model imports into
+// every Grafana.
+func build() (dashboard.Dashboard, error) { //nolint:staticcheck // classic model on purpose (see above)
+	//nolint:staticcheck // the classic model on purpose (see above)
 	b := dashboard.NewDashboardBuilder("Spotify Pixel transformer").
 		Uid("spotify-pixel-transformer").
 		Tags([]string{"spotify-pixel-transformer", "generated"}).
