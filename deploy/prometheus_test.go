@@ -195,6 +195,7 @@ func TestAlertRules(t *testing.T) {
 			if r.Annotations["summary"] == "" {
 				t.Errorf("alert %s has no summary annotation", r.Alert)
 			}
+			checkRunbook(t, r.Alert, r.Annotations["runbook_url"])
 			for _, sel := range selectors(r.Expr) {
 				if strings.HasPrefix(sel.metric, metricNamePrefix) {
 					base := histogramBase(sel.metric)
@@ -366,4 +367,35 @@ func parseExposition(body string) []promSeries {
 		out = append(out, s)
 	}
 	return out
+}
+
+// checkRunbook requires an alert's runbook_url to point at its own entry of
+// docs/RUNBOOK.md, and that entry to say what the alert means, how to
+// confirm it and what to do.
+func checkRunbook(t *testing.T, alert, url string) {
+	t.Helper()
+	want := "docs/RUNBOOK.md#" + strings.ToLower(alert)
+	if url != want {
+		t.Errorf("alert %s: runbook_url %q, want %q", alert, url, want)
+	}
+	b, err := os.ReadFile("../docs/RUNBOOK.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	head := "\n## " + alert + "\n"
+	i := strings.Index(doc, head)
+	if i < 0 {
+		t.Errorf("docs/RUNBOOK.md has no section %q", strings.TrimSpace(head))
+		return
+	}
+	entry := doc[i+len(head):]
+	if j := strings.Index(entry, "\n## "); j >= 0 {
+		entry = entry[:j]
+	}
+	for _, part := range []string{"**Means.**", "**Confirm.**", "**Do.**"} {
+		if !strings.Contains(entry, part) {
+			t.Errorf("docs/RUNBOOK.md, %s: no %s paragraph", alert, part)
+		}
+	}
 }
