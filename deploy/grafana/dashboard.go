@@ -49,9 +49,12 @@ func rows() []row {
 			{"Latency by route (p50, p99)", "Request duration quantiles by route pattern.", "s", []query{
 				{withSel(`histogram_quantile(0.5, sum by (le, route) (rate(spotify_transformer_http_request_duration_seconds_bucket{%s}[$__rate_interval])))`), "p50 {{route}}"},
 				{withSel(`histogram_quantile(0.99, sum by (le, route) (rate(spotify_transformer_http_request_duration_seconds_bucket{%s}[$__rate_interval])))`), "p99 {{route}}"}}},
-			{"In flight and rejected", "Requests being served now, and requests refused with 503 before they started.", "short", []query{
+			{"In flight and rejected", "Requests being served now, and requests refused with 503 at a limit, by reason (in_flight_limit, stream_limit, body_budget, upstream_in_flight_limit).", "short", []query{
 				{withSel(`sum(spotify_transformer_http_requests_in_flight{%s})`), "in flight"},
 				{withSel(`sum by (reason) (rate(spotify_transformer_http_requests_rejected_total{%s}[$__rate_interval]))`), "rejected/s {{reason}}"}}},
+			{"Body budget", "Request body bytes held now against the shared budget (-body-budget-bytes), per instance.", "bytes", []query{
+				{withSel(`spotify_transformer_body_bytes_held{%s}`), "held {{instance}}"},
+				{withSel(`spotify_transformer_body_budget_bytes{%s}`), "budget {{instance}}"}}},
 		}},
 		{"Events and calls", []panel{
 			{"Events by type and outcome", "Events transformed per second by event type and outcome (ok, filtered, error).", "short", []query{
@@ -69,6 +72,9 @@ func rows() []row {
 				{withSel(`histogram_quantile(0.99, sum by (le, route) (rate(spotify_transformer_proxy_request_duration_seconds_bucket{%s}[$__rate_interval])))`), "p99 {{route}}"}}},
 			{"Upstream errors by reason", "Failures to get an answer from the upstream, per second.", "short", []query{
 				{withSel(`sum by (route, reason) (rate(spotify_transformer_proxy_upstream_errors_total{%s}[$__rate_interval]))`), "{{route}} {{reason}}"}}},
+			{"Upstream outcomes and in flight", "How passed-on requests ended (ok, timeout, unreachable, overload, ...) per second, and how many wait on the upstream now.", "short", []query{
+				{withSel(`sum by (outcome) (rate(spotify_transformer_proxy_outcomes_total{%s}[$__rate_interval]))`), "{{outcome}}/s"},
+				{withSel(`sum(spotify_transformer_proxy_requests_in_flight{%s})`), "in flight"}}},
 		}},
 		{"Configuration", []panel{
 			{"Config reloads by result", "Destinations file reloads in the interval, by result.", "short", []query{
