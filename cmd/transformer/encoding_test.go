@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"spotifypixel/internal/testkit"
 	"strings"
 	"testing"
 )
@@ -18,12 +19,12 @@ func TestTransformContentEncoding(t *testing.T) {
 	if plain.status != 200 {
 		t.Fatalf("plain: %d %s", plain.status, plain.body)
 	}
-	gz := s.do("POST", "/transform?include=beacons", "application/json", gzipped(t, plainBody), "Content-Encoding", "gzip")
+	gz := s.do("POST", "/transform?include=beacons", "application/json", testkit.Gzip(plainBody), "Content-Encoding", "gzip")
 	if gz.status != 200 || !bytes.Equal(gz.body, plain.body) {
 		t.Errorf("gzip: %d %s\nplain: %s", gz.status, gz.body, plain.body)
 	}
 
-	bomb := gzipped(t, append([]byte(`{"batch":[`), bytes.Repeat([]byte(" "), 10<<20)...))
+	bomb := testkit.Gzip(append([]byte(`{"batch":[`), bytes.Repeat([]byte(" "), 10<<20)...))
 	if len(bomb) > 65536 {
 		t.Fatalf("bomb is %d bytes compressed", len(bomb))
 	}
@@ -34,7 +35,7 @@ func TestTransformContentEncoding(t *testing.T) {
 	if r := s.do("POST", "/transform", "application/json", plainBody, "Content-Encoding", "br"); r.status != 415 || !strings.Contains(string(r.body), `\"br\"`) {
 		t.Errorf("br: %d %s", r.status, r.body)
 	}
-	if r := s.do("POST", "/transform?destination=demo", "application/x-ndjson", gzipped(t, []byte(order+"\n")), "Content-Encoding", "gzip"); r.status != 415 || !strings.Contains(string(r.body), `\"gzip\"`) {
+	if r := s.do("POST", "/transform?destination=demo", "application/x-ndjson", testkit.Gzip([]byte(order+"\n")), "Content-Encoding", "gzip"); r.status != 415 || !strings.Contains(string(r.body), `\"gzip\"`) {
 		t.Errorf("NDJSON gzip: %d %s", r.status, r.body)
 	}
 }

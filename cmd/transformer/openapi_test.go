@@ -24,6 +24,7 @@ import (
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 
 	"spotifypixel/api"
+	"spotifypixel/internal/testkit"
 )
 
 // The OpenAPI document (api/openapi.yaml) is checked against the running
@@ -281,7 +282,7 @@ func openAPIBadInput(t *testing.T, a *apiCheck) {
 		}
 		body, hdr := c.body, []string{}
 		if c.encoding == "gzip" {
-			body, hdr = gzipped(t, body), []string{"Content-Encoding", "gzip"}
+			body, hdr = testkit.Gzip(body), []string{"Content-Encoding", "gzip"}
 		}
 		if r := a.exchange(c.name, http.MethodPost, c.path, ct, body, requestNever, hdr...); r.status != c.status {
 			t.Errorf("%s: status %d, want %d", c.name, r.status, c.status)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"spotifypixel/internal/testkit"
 	"spotifypixel/internal/testkit/corpus"
 )
 
@@ -28,17 +29,6 @@ func rudderProcessorBody(events [][]byte, config string) string {
 	return "[" + strings.Join(parts, ",") + "]"
 }
 
-func gzipped(t *testing.T, b []byte) []byte {
-	t.Helper()
-	var out bytes.Buffer
-	zw := gzip.NewWriter(&out)
-	if _, err := zw.Write(b); err != nil {
-		t.Fatal(err)
-	}
-	zw.Close()
-	return out.Bytes()
-}
-
 // TestRudderProcessorEndToEnd sends a realistic rudder-server processor
 // request of 1,000 events, gzip both ways with the headers rudder-server
 // sends, through the real program, and checks the reply (one or more
@@ -48,7 +38,7 @@ func TestRudderProcessorEndToEnd(t *testing.T) {
 	s := startServer(t, nil)
 	events := corpus.Events(99, 1000)
 	body := rudderProcessorBody(events, string(corpus.Config()))
-	r := s.do(http.MethodPost, "/v0/destinations/spotify_pixel", "application/json", gzipped(t, []byte(body)),
+	r := s.do(http.MethodPost, "/v0/destinations/spotify_pixel", "application/json", testkit.Gzip([]byte(body)),
 		"Content-Encoding", "gzip", "Accept-Encoding", "gzip",
 		"X-Feature-Filter-Code", "?1", "X-Feature-Gzip-Support", "?1", "X-Request-Id", "rudder-e2e")
 	if r.status != 200 || r.header.Get("apiVersion") != "2" || r.header.Get("Content-Encoding") != "gzip" {

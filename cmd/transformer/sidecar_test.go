@@ -14,6 +14,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"spotifypixel/internal/testkit"
 	"spotifypixel/internal/testkit/corpus"
 )
 
@@ -84,7 +85,7 @@ func TestSidecarEndToEnd(t *testing.T) {
 	}
 
 	// Another destType at the router, gzip: the exact compressed bytes.
-	router := gzipped(t, []byte(`{"input":[],"destType":"GA4"}`))
+	router := testkit.Gzip([]byte(`{"input":[],"destType":"GA4"}`))
 	r = s.do(http.MethodPost, "/routerTransform", "application/json", router, "Content-Encoding", "gzip")
 	if got := received(); r.status != 200 || len(got) != 2 || !bytes.Equal(got[1].body, router) || got[1].header.Get("Content-Encoding") != "gzip" {
 		t.Fatalf("router for GA4: %d %s, upstream received %d", r.status, r.body, len(got))
@@ -92,7 +93,7 @@ func TestSidecarEndToEnd(t *testing.T) {
 
 	// Spotify Pixel, gzip both ways: answered here, never proxied.
 	body := rudderProcessorBody(corpus.Events(3, 200), string(corpus.Config()))
-	r = s.do(http.MethodPost, "/v0/destinations/spotify_pixel", "application/json", gzipped(t, []byte(body)),
+	r = s.do(http.MethodPost, "/v0/destinations/spotify_pixel", "application/json", testkit.Gzip([]byte(body)),
 		"Content-Encoding", "gzip", "Accept-Encoding", "gzip", "X-Feature-Filter-Code", "?1")
 	if r.status != 200 || r.header.Get("apiVersion") != "2" || r.header.Get("Content-Encoding") != "gzip" {
 		t.Fatalf("spotify_pixel: %d %v", r.status, r.header)

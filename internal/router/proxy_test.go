@@ -23,6 +23,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"spotifypixel/internal/metrics"
+	"spotifypixel/internal/testkit"
 	"spotifypixel/internal/upstream"
 )
 
@@ -141,14 +142,6 @@ func send(t *testing.T, method, url string, body io.Reader, header http.Header) 
 	return resp, b
 }
 
-func gz(b []byte) []byte {
-	var out bytes.Buffer
-	zw := gzip.NewWriter(&out)
-	zw.Write(b)
-	zw.Close()
-	return out.Bytes()
-}
-
 // rudderHeaders are the headers rudder-server sends its transformer.
 func rudderHeaders(extra ...string) http.Header {
 	h := http.Header{
@@ -180,7 +173,7 @@ func TestSidecarPassesOthersUnchanged(t *testing.T) {
 		{"processor, another destination", "POST", "/v0/destinations/ga4?x=1&y=%2F", "/v0/destinations/{destination}",
 			[]byte(`[{"message":{"type":"track"},"metadata":{"jobId":1},"destination":{"Config":{}}}]`), rudderHeaders(), false},
 		{"router, another destType, compacted and gzip", "POST", "/routerTransform", "/routerTransform",
-			gz(compacted), rudderHeaders("Content-Encoding", "gzip", "X-Content-Format", "json+compactedv1"), false},
+			testkit.Gzip(compacted), rudderHeaders("Content-Encoding", "gzip", "X-Content-Format", "json+compactedv1"), false},
 		{"router, another destType", "POST", "/routerTransform", "/routerTransform",
 			[]byte(`{"input":[],"destType":"hs"}`), rudderHeaders(), false},
 		{"router, no destType", "POST", "/routerTransform", "/routerTransform", []byte(`{"input":[]}`), rudderHeaders(), false},
@@ -291,7 +284,7 @@ func TestSidecarKeepsSpotifyPixel(t *testing.T) {
 		if want := int(fx.Get("response.status").Int()); resp.StatusCode != want || resp.Header.Get("apiVersion") != "2" {
 			t.Errorf("%s: status %d (want %d), apiVersion %q", file, resp.StatusCode, want, resp.Header.Get("apiVersion"))
 		}
-		if got, want := decodeNumbers(t, body), decodeNumbers(t, []byte(fx.Get("response.body").Raw)); !reflect.DeepEqual(got, want) {
+		if got, want := testkit.DecodeNumbers(body), testkit.DecodeNumbers([]byte(fx.Get("response.body").Raw)); !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: reply differs:\n got %s", file, body)
 		}
 	}
@@ -307,7 +300,7 @@ func TestSidecarOwnRoutes(t *testing.T) {
 	srv, _ := startSidecar(t, up.URL)
 	router := `{"input":[{"message":{"type":"page","messageId":"m1"},"metadata":{"jobId":7,"destinationId":"d1"}}],` +
 		`"destinations":{"d1":{"ID":"d1","Config":{"pixelId":"px"}}},"connections":{},"destType":"SPOTIFY_PIXEL"}`
-	resp, body := send(t, "POST", srv.URL+"/routerTransform", bytes.NewReader(gz([]byte(router))),
+	resp, body := send(t, "POST", srv.URL+"/routerTransform", bytes.NewReader(testkit.Gzip([]byte(router))),
 		rudderHeaders("Content-Encoding", "gzip", "X-Content-Format", "json+compactedv1"))
 	if resp.StatusCode != 200 || resp.Header.Get("apiVersion") != "2" || resp.Header.Get("Content-Encoding") != "gzip" {
 		t.Fatalf("router: %d %v", resp.StatusCode, resp.Header)

@@ -20,6 +20,7 @@ import (
 
 	"spotifypixel/internal/destinations"
 	"spotifypixel/internal/metrics"
+	"spotifypixel/internal/testkit"
 	"spotifypixel/internal/upstream"
 )
 
@@ -126,7 +127,7 @@ func FuzzRudder(f *testing.F) {
 		sent, plain, inflated := body, body, true
 		switch {
 		case m.gzip:
-			sent = gz(body)
+			sent = testkit.Gzip(body)
 		case m.rawGzip:
 			plain, inflated = inflate(body, rudderFuzzMaxBody)
 		}
@@ -693,7 +694,7 @@ func rudderSeeds(tb testing.TB) []fuzzSeed {
 	add("batch for another destination", 7, `{"destType":"ga4","input":[]}`)
 	add("batch without destType", 7, `[{"message":{}}]`)
 	add("router malformed for another destination", 8, `{"destType":"ga4","input":[1,,2]}`)
-	add("raw gzip", 6, string(gz([]byte(`[`+elem(page, `{"jobId":1}`, dest)+`]`))))
+	add("raw gzip", 6, string(testkit.Gzip([]byte(`[`+elem(page, `{"jobId":1}`, dest)+`]`))))
 	add("raw gzip, not gzip", 6, "[]")
 	for _, c := range faultCases(rudderFuzzDepth, false) {
 		if len(c.body) < 4096 {

@@ -12,6 +12,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"spotifypixel/internal/destinations"
+	"spotifypixel/internal/testkit"
 )
 
 // rudderRoute is one way to send a body to a RudderStack route.
@@ -74,7 +75,7 @@ func post(t *testing.T, base string, r rudderRoute, body, zipped []byte) (int, s
 	h.Del("Accept-Encoding")
 	if r.gzip {
 		if zipped == nil {
-			zipped = gz(body)
+			zipped = testkit.Gzip(body)
 		}
 		body = zipped
 		h.Set("Content-Encoding", "gzip")
@@ -198,7 +199,7 @@ func TestRudderBodyFaults(t *testing.T) {
 					t.Fatalf("%s: /transform answers %d %q, want 400 %q", c.name, status, msg, c.want)
 				}
 				body := []byte(c.body)
-				zipped := gz(body)
+				zipped := testkit.Gzip(body)
 				for _, r := range rudderRoutes {
 					for mode, base := range srv.modes(r) {
 						name := fmt.Sprintf("%s: %s %s", c.name, mode, r.name)

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"spotifypixel/internal/metrics"
+	"spotifypixel/internal/testkit"
 )
 
 // fixtureDir holds the RudderStack contract cases: request and expected
@@ -74,7 +75,7 @@ func TestRudderContract(t *testing.T) {
 			if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
 				t.Errorf("Content-Type %q", ct)
 			}
-			got, want := decodeNumbers(t, rec.Body.Bytes()), decodeNumbers(t, []byte(fx.Get("response.body").Raw))
+			got, want := testkit.DecodeNumbers(rec.Body.Bytes()), testkit.DecodeNumbers([]byte(fx.Get("response.body").Raw))
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("reply differs from %s\n got: %s\nwant: %s", file, indentJSON(rec.Body.Bytes()), indentJSON([]byte(fx.Get("response.body").Raw)))
 			}
@@ -107,17 +108,6 @@ func checkMetadataEcho(t *testing.T, reqBody gjson.Result, reply []byte) {
 			t.Errorf("metadata %s is not byte-identical to any metadata sent", md.Raw)
 		}
 	}
-}
-
-func decodeNumbers(t *testing.T, b []byte) any {
-	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		t.Fatalf("decoding %s: %v", b, err)
-	}
-	return v
 }
 
 func indentJSON(b []byte) string {

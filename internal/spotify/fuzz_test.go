@@ -18,6 +18,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"spotifypixel/internal/testkit"
 	"spotifypixel/internal/testkit/corpus"
 )
 
@@ -189,7 +190,7 @@ func checkResultHead(t *testing.T, event string, r map[string]json.RawMessage, r
 			wantID = []byte(mid.Raw)
 		}
 	}
-	if !reflect.DeepEqual(decodeNumbers(r["messageId"]), decodeNumbers(wantID)) {
+	if !reflect.DeepEqual(testkit.DecodeNumbers(r["messageId"]), testkit.DecodeNumbers(wantID)) {
 		t.Errorf("messageId %s, want %s", r["messageId"], wantID)
 	}
 }
@@ -342,18 +343,6 @@ func checkBeacon(t *testing.T, cfg *Config, cmd Command, params []byte, beacon, 
 			t.Fatalf("beacon %q: %s=%q, want %q (params %s)", beacon, k, q[k], v[0], params)
 		}
 	}
-}
-
-// decodeNumbers decodes JSON keeping number text (1.50 stays 1.50); invalid
-// UTF-8 decodes as U+FFFD, as the engine is allowed to write it.
-func decodeNumbers(b []byte) any {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return fmt.Sprintf("undecodable %q: %v", b, err)
-	}
-	return v
 }
 
 // warmEvents leave a Transformer's buffers long and its view index in map

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"spotifypixel/internal/testkit"
 	"strings"
 	"testing"
 	"time"
@@ -250,5 +251,5 @@ func sameText(a, b []byte) bool {
 // sameJSON reports whether two JSON texts decode to the same value
 // (numbers compared as written).
 func sameJSON(a, b []byte) bool {
-	return reflect.DeepEqual(decodeNumbers(a), decodeNumbers(b))
+	return reflect.DeepEqual(testkit.DecodeNumbers(a), testkit.DecodeNumbers(b))
 }
