@@ -44,19 +44,15 @@ type limits struct {
 	streams  chan struct{} // NDJSON streams' share of sem; nil with sem
 	budget   *byteBudget   // nil: no body budget
 	maxBody  int64
-	rejected map[string]prometheus.Counter // by reason
-	timeout  time.Duration                 // 0: none
+	rejected *prometheus.CounterVec // by reason; nil: not counted
+	timeout  time.Duration          // 0: none
 	depth    int
 	sidecar  bool // requests for other destinations go to the upstream, unparsed here
 }
 
-// rejectReasons are the limits a request can be refused at, as metrics
-// label them.
-var rejectReasons = []string{"in_flight_limit", "stream_limit", "body_budget"}
-
 func newLimits(d Deps) *limits {
 	l := &limits{timeout: d.RequestTimeout, depth: d.maxJSONDepth(), sidecar: d.Upstream != nil,
-		maxBody: d.MaxBodyBytes, rejected: map[string]prometheus.Counter{}}
+		maxBody: d.MaxBodyBytes}
 	if d.MaxInFlight > 0 {
 		l.sem = make(chan struct{}, d.MaxInFlight)
 		l.streams = make(chan struct{}, max(1, d.MaxInFlight/2))
@@ -65,11 +61,7 @@ func newLimits(d Deps) *limits {
 		l.budget = &byteBudget{max: d.BodyBudget}
 	}
 	if m := d.Metrics; m != nil {
-		if m.Rejected != nil {
-			for _, reason := range rejectReasons {
-				l.rejected[reason] = m.Rejected.WithLabelValues(reason)
-			}
-		}
+		l.rejected = m.Rejected
 		if l.budget != nil && m.BodyBudget != nil {
 			m.BodyBudget.Set(float64(l.budget.max))
 			l.budget.held = m.BodyBytesHeld
@@ -78,10 +70,11 @@ func newLimits(d Deps) *limits {
 	return l
 }
 
-// count counts a request refused at the limit named by reason.
+// count counts a request refused at the limit named by reason (metrics
+// creates every reason's series up front).
 func (l *limits) count(reason string) {
-	if c := l.rejected[reason]; c != nil {
-		c.Inc()
+	if l.rejected != nil {
+		l.rejected.WithLabelValues(reason).Inc()
 	}
 }
 
