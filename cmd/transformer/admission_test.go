@@ -19,6 +19,29 @@ func padded(t *testing.T, n int) []byte {
 	return append(b, bytes.Repeat([]byte(" "), n-len(b))...)
 }
 
+// sendPartial opens n requests that declare body's length and send its first
+// five bytes; finishPartial sends the rest of each and requires a 200.
+func sendPartial(t *testing.T, s *server, body []byte, n int) []net.Conn {
+	t.Helper()
+	var conns []net.Conn
+	for range n {
+		c := rawPost(t, s, "/transform", "application/json", len(body))
+		c.Write(body[:5])
+		conns = append(conns, c)
+	}
+	return conns
+}
+
+func finishPartial(t *testing.T, conns []net.Conn, body []byte) {
+	t.Helper()
+	for _, c := range conns {
+		c.Write(body[5:])
+		if resp, b := readReply(t, c); resp.StatusCode != 200 || !bytes.Contains(b, []byte(`"held"`)) {
+			t.Errorf("held request: %d %s", resp.StatusCode, b)
+		}
+	}
+}
+
 // rejected reads the refusals counted for reason.
 func rejected(s *server, reason string) float64 {
 	return metricValue(s.metrics(), "spotify_transformer_http_requests_rejected_total", map[string]string{"reason": reason})
@@ -31,12 +54,7 @@ func TestSlowBodiesDoNotTakeSlots(t *testing.T) {
 	opts := leakOptions()
 	s := startServer(t, nil, "-max-inflight", "2", "-request-timeout", "20s")
 	body := padded(t, 200)
-	var slow []net.Conn
-	for range 8 {
-		c := rawPost(t, s, "/transform", "application/json", len(body))
-		c.Write(body[:5])
-		slow = append(slow, c)
-	}
+	slow := sendPartial(t, s, body, 8)
 	eventually(t, "eight requests open", func() bool {
 		return metricValue(s.metrics(), "spotify_transformer_http_requests_in_flight", nil) >= 8
 	})
@@ -45,12 +63,7 @@ func TestSlowBodiesDoNotTakeSlots(t *testing.T) {
 			t.Fatalf("fast request %d behind slow bodies: %d %s", i, r.status, r.body)
 		}
 	}
-	for _, c := range slow {
-		c.Write(body[5:])
-		if resp, b := readReply(t, c); resp.StatusCode != 200 || !bytes.Contains(b, []byte(`"held"`)) {
-			t.Errorf("slow request: %d %s", resp.StatusCode, b)
-		}
-	}
+	finishPartial(t, slow, body)
 	if n := rejected(s, "in_flight_limit"); n != 0 {
 		t.Errorf("%v requests refused at the in-flight limit", n)
 	}
@@ -128,12 +141,7 @@ func TestBodyBudget(t *testing.T) {
 	opts := leakOptions()
 	s := startServer(t, nil, "-max-body-bytes", "4096", "-body-budget-bytes", "8192")
 	body := padded(t, 4096)
-	var held []net.Conn
-	for range 2 {
-		c := rawPost(t, s, "/transform", "application/json", len(body))
-		c.Write(body[:5])
-		held = append(held, c)
-	}
+	held := sendPartial(t, s, body, 2)
 	gauge := func() float64 { return metricValue(s.metrics(), "spotify_transformer_body_bytes_held", nil) }
 	eventually(t, "the budget taken", func() bool { return gauge() == 8192 })
 	if b := metricValue(s.metrics(), "spotify_transformer_body_budget_bytes", nil); b != 8192 {
@@ -151,12 +159,7 @@ func TestBodyBudget(t *testing.T) {
 	if n := rejected(s, "body_budget"); n != 2 {
 		t.Errorf("budget refusals counted: %v", n)
 	}
-	for _, c := range held {
-		c.Write(body[5:])
-		if resp, b := readReply(t, c); resp.StatusCode != 200 {
-			t.Errorf("held request: %d %s", resp.StatusCode, b)
-		}
-	}
+	finishPartial(t, held, body)
 	eventually(t, "the budget given back", func() bool { return gauge() == 0 })
 	if r := s.do(http.MethodPost, "/transform", "application/json", small); r.status != 200 {
 		t.Errorf("after the held requests: %d %s", r.status, r.body)

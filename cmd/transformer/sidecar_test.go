@@ -141,14 +141,20 @@ func TestSidecarEndToEnd(t *testing.T) {
 	})
 }
 
-func TestSidecarUpstreamDownEndToEnd(t *testing.T) {
+// deadUpstream is the URL of a loopback port that nothing listens on: an
+// upstream that refuses every connection.
+func deadUpstream(t *testing.T) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	dead := "http://" + ln.Addr().String()
-	ln.Close()
-	s := startServer(t, nil, "-upstream-transformer", dead)
+	defer ln.Close()
+	return "http://" + ln.Addr().String()
+}
+
+func TestSidecarUpstreamDownEndToEnd(t *testing.T) {
+	s := startServer(t, nil, "-upstream-transformer", deadUpstream(t))
 	r := s.post("/v1/sources/shopify?writeKey=k", `[{}]`, "X-Request-Id", "e2e-down")
 	if r.status != 502 || !strings.Contains(gjson.GetBytes(r.body, "error").Str, "upstream transformer") {
 		t.Errorf("upstream down: %d %s", r.status, r.body)

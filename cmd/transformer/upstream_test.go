@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -135,13 +134,7 @@ func TestUpstreamTimeouts(t *testing.T) {
 // TestUpstreamRefused: a port nothing listens on is a 502, counted and
 // logged as unreachable.
 func TestUpstreamRefused(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := "http://" + ln.Addr().String()
-	ln.Close()
-	s := startServer(t, nil, "-upstream-transformer", dead)
+	s := startServer(t, nil, "-upstream-transformer", deadUpstream(t))
 	r := s.post("/v0/destinations/ga4", `[{}]`, "X-Request-Id", "refused")
 	if r.status != 502 || !strings.Contains(gjson.GetBytes(r.body, "error").Str, "did not answer (unreachable)") {
 		t.Fatalf("%d %s", r.status, r.body)
