@@ -2,7 +2,7 @@
 # Engine throughput as a ratio of the gjson.Valid baseline over the same
 # bytes, measured in alternating rounds (one round = both benchmarks, back to
 # back) so that a shared machine's noise hits both sides alike. Prints each
-# round (with the engine's own validator, spotify.Check, for reference) and
+# round (with the engine's own validator, jsonscan.Check, for reference) and
 # the median ratio. Without PGO set, the engine is built without
 # profile-guided optimisation (the service is built with it: ~9% faster).
 set -euo pipefail
@@ -21,7 +21,7 @@ for i in $(seq "$rounds"); do
   allocs=$(awk '/^BenchmarkTransform-/{for(i=1;i<=NF;i++) if($(i+1)=="allocs/event") print $i}' <<<"$out")
   r=$(awk -v t="$t" -v v="$v" 'BEGIN{printf "%.3f", t/v}')
   ratios+=("$r")
-  echo "round $i: engine $t MB/s, gjson.Valid $v MB/s, ratio $r, allocs/event $allocs (spotify.Check $c MB/s)"
+  echo "round $i: engine $t MB/s, gjson.Valid $v MB/s, ratio $r, allocs/event $allocs (jsonscan.Check $c MB/s)"
 done
 median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
 echo "median engine/baseline MB/s ratio over $rounds rounds: $median"

@@ -27,6 +27,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"spotifypixel/internal/destinations"
+	"spotifypixel/internal/jsonscan"
 	"spotifypixel/internal/metrics"
 	"spotifypixel/internal/router"
 	"spotifypixel/internal/spotify"
@@ -128,7 +129,7 @@ func parseServeConfig(args []string, getenv func(string) string, out io.Writer) 
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", 30*time.Second, "for POST bodies this service parses (not NDJSON): replaces -read-timeout; the body must arrive within it (else 408) and the handler's context ends at it")
 	fs.IntVar(&c.MaxInFlight, "max-inflight", 256, "requests with a body served at once, each counted once its body has arrived (NDJSON streams: at most half of them, from their start); beyond it: 503 with Retry-After (0: no limit)")
 	fs.Int64Var(&c.BodyBudget, "body-budget-bytes", 0, "request body bytes (received, and inflated from gzip) all requests hold at once; beyond it: 503 with Retry-After (0: a quarter of GOMEMLIMIT when it is set, else 256 MiB)")
-	fs.IntVar(&c.MaxJSONDepth, "max-json-depth", spotify.MaxDepth, "deepest nesting of JSON arrays and objects accepted in a body")
+	fs.IntVar(&c.MaxJSONDepth, "max-json-depth", jsonscan.MaxDepth, "deepest nesting of JSON arrays and objects accepted in a body")
 	fs.BoolVar(&c.Pprof, "pprof", false, "serve /debug/pprof/ on the metrics listener (needs -metrics-listen)")
 	fs.StringVar(&c.CAPIURL, "capi-url", "https://capi.spotify.com/capi-direct/events/", "Spotify Conversions API endpoint (a proxy or a test sink)")
 	fs.IntVar(&c.CAPIBatchSize, "capi-batch-size", spotify.DefaultCAPIBatchSize, "most events per Conversions API request body")

@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"spotifypixel/internal/apperr"
+	"spotifypixel/internal/jsonscan"
 	"spotifypixel/internal/spotify"
 )
 
@@ -120,7 +121,7 @@ func Parse(data []byte, source string) (*Set, error) {
 // decodeJSON reads a JSON destinations document; an id given twice is an
 // error, as it is in YAML.
 func decodeJSON(data []byte) (map[string][]byte, error) {
-	if e := spotify.CheckBytes(data, spotify.MaxDepth); e != nil {
+	if e := jsonscan.CheckBytes(data, jsonscan.MaxDepth); e != nil {
 		return nil, errors.New("the document " + e.Error())
 	}
 	configs := map[string][]byte{}

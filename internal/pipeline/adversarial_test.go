@@ -12,7 +12,7 @@ import (
 
 	"spotifypixel/internal/apperr"
 	"spotifypixel/internal/destinations"
-	"spotifypixel/internal/spotify"
+	"spotifypixel/internal/jsonscan"
 	"spotifypixel/internal/testkit/corpus"
 )
 
@@ -101,7 +101,7 @@ func agree(t *testing.T, set *destinations.Set, body []byte, q Query) {
 	_, _, err := new(Runner).Transform(nil, set, body, q)
 	bad := !json.Valid(bytes.TrimPrefix(body, utf8BOM))
 	if !bad {
-		bad = depth(body) > cmp.Or(q.MaxDepth, spotify.MaxDepth)
+		bad = depth(body) > cmp.Or(q.MaxDepth, jsonscan.MaxDepth)
 	}
 	msg := fmt.Sprint(err)
 	refused := err != nil && apperr.CodeOf(err) == apperr.BadRequest &&

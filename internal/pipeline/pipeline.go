@@ -24,7 +24,7 @@ type Query struct {
 	MaxEvents     int    // 0 means no limit
 	BeaconURL     string // base of beacons; empty means Spotify's
 	CAPIBatchSize int    // most events per Conversions API envelope; 0: spotify.DefaultCAPIBatchSize
-	MaxDepth      int    // deepest nesting of JSON arrays and objects in the body; 0 means spotify.MaxDepth
+	MaxDepth      int    // deepest nesting of JSON arrays and objects in the body; 0 means jsonscan.MaxDepth
 }
 
 // Options parses the include list into engine options.

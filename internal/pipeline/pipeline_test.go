@@ -11,6 +11,7 @@ import (
 
 	"spotifypixel/internal/apperr"
 	"spotifypixel/internal/destinations"
+	"spotifypixel/internal/jsonscan"
 	"spotifypixel/internal/spotify"
 	"spotifypixel/internal/testkit/corpus"
 )
@@ -232,7 +233,7 @@ func TestNestingLimit(t *testing.T) {
 		for _, extra := range []string{"", ` `} {
 			b := append(body(c.levels), extra...)
 			_, sum, err := new(Runner).Transform(nil, set, b, Query{DestinationID: "demo", MaxDepth: c.limit})
-			limit := cmp.Or(c.limit, spotify.MaxDepth)
+			limit := cmp.Or(c.limit, jsonscan.MaxDepth)
 			if c.levels <= limit {
 				if err != nil || sum.OK != 1 {
 					t.Errorf("limit %d, %d levels: %v %+v", c.limit, c.levels, err, sum)

@@ -5,7 +5,7 @@ import (
 	"net/http"
 
 	"spotifypixel/internal/apperr"
-	"spotifypixel/internal/spotify"
+	"spotifypixel/internal/jsonscan"
 )
 
 // statusOf is the one place where error codes become HTTP statuses.
@@ -65,7 +65,7 @@ func writeJSONError(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	b := spotify.AppendJSONString([]byte(`{"error":`), msg)
+	b := jsonscan.AppendString([]byte(`{"error":`), msg)
 	w.Write(append(b, "}\n"...))
 }
 

@@ -3,11 +3,9 @@ package router
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"math/bits"
 	"net/http"
 	"os"
 	"strings"
@@ -15,14 +13,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"spotifypixel/internal/jsonscan"
 	"spotifypixel/internal/rudder"
-	"spotifypixel/internal/spotify"
 )
 
 // DefaultMaxJSONDepth is the deepest nesting of JSON arrays and objects a
 // request body may have when Deps.MaxJSONDepth is 0: the engine's limit,
 // defined once there.
-const DefaultMaxJSONDepth = spotify.MaxDepth
+const DefaultMaxJSONDepth = jsonscan.MaxDepth
 
 // maxJSONDepth is the nesting limit of request bodies: Deps.MaxJSONDepth,
 // or DefaultMaxJSONDepth when it is not set.
@@ -182,7 +180,7 @@ func (l *limits) mayParse(r *http.Request) bool {
 // needsNestingGuard reports whether a body must be checked for nesting as
 // it is read, before any handler hands it to a parser that recurses. The
 // bodies whose handlers check them with the engine's validator
-// (spotify.Check, strict JSON and the nesting limit in one pass, without
+// (jsonscan.Check, strict JSON and the nesting limit in one pass, without
 // recursion) before gjson reads them are exempt, so that their bytes are not
 // scanned twice:
 //   - a JSON /transform body (the pipeline checks it while transforming);
@@ -249,19 +247,16 @@ func (e *errTooDeep) Error() string {
 // /transform JSON, are exempt (needsNestingGuard) and check the inflated text themselves with the
 // engine's validator.
 func (l *limits) guardNesting(r *http.Request) {
-	r.Body = &depthBody{ReadCloser: r.Body, s: depthScanner{max: l.depth, lines: isNDJSON(r)}}
+	r.Body = &depthBody{ReadCloser: r.Body, s: depthScanner{n: jsonscan.Nesting{Max: l.depth}, lines: isNDJSON(r)}}
 }
 
-// depthScanner follows JSON's lexical structure (strings, escapes,
-// brackets) and counts the nesting depth, in one pass at about three times
-// the speed of parsing (string contents are skipped eight bytes at a time).
+// depthScanner is the body's nesting guard: JSON nesting is counted by
+// jsonscan.Nesting; for NDJSON every line starts afresh, and the rest of a
+// line that goes too deep is dropped.
 type depthScanner struct {
-	max, depth int
-	inString   bool
-	escaped    bool
-	lines      bool // NDJSON: every line starts afresh
-	cut        bool // NDJSON: this line went too deep; drop the rest of it
-	cutAt      int  // where scan found the bracket too deep
+	n     jsonscan.Nesting
+	lines bool // NDJSON: every line starts afresh
+	cut   bool // NDJSON: this line went too deep; drop the rest of it
 }
 
 // filter scans p. For JSON it returns len(p), or an error once the nesting
@@ -269,8 +264,8 @@ type depthScanner struct {
 // deep (compacting p) and returns the length kept.
 func (s *depthScanner) filter(p []byte) (int, error) {
 	if !s.lines {
-		if s.scan(p) >= 0 {
-			return 0, &errTooDeep{max: s.max}
+		if s.n.Scan(p) >= 0 {
+			return 0, &errTooDeep{max: s.n.Max}
 		}
 		return len(p), nil
 	}
@@ -286,74 +281,23 @@ func (s *depthScanner) filter(p []byte) (int, error) {
 		if nl := bytes.IndexByte(p[i:], '\n'); nl >= 0 {
 			end = i + nl
 		}
-		switch {
-		case s.cut:
-		case s.scan(p[i:end]) >= 0:
-			keep(i, i+s.cutAt)
-			s.cut = true
-		default:
-			keep(i, end)
+		if !s.cut {
+			if at := s.n.Scan(p[i:end]); at >= 0 {
+				keep(i, i+at)
+				s.cut = true
+			} else {
+				keep(i, end)
+			}
 		}
 		if end < len(p) {
-			*s = depthScanner{max: s.max, lines: true}
+			s.n.Reset()
+			s.cut = false
 			keep(end, end+1)
 			end++
 		}
 		i = end
 	}
 	return w, nil
-}
-
-// scan follows p and returns the index of the opening bracket that goes
-// deeper than max (also kept in cutAt), or -1. Its state stays in registers.
-func (s *depthScanner) scan(p []byte) int {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	depth, inString, escaped := s.depth, s.inString, s.escaped
-	defer func() { s.depth, s.inString, s.escaped = depth, inString, escaped }()
-	i := 0
-	for i < len(p) {
-		if !inString {
-			switch p[i] {
-			case '"':
-				inString = true
-			case '[', '{':
-				depth++
-				if depth > s.max {
-					s.cutAt = i
-					return i
-				}
-			case ']', '}':
-				if depth > 0 {
-					depth--
-				}
-			}
-			i++
-			continue
-		}
-		if escaped {
-			escaped = false
-			i++
-			continue
-		}
-		for i+8 <= len(p) {
-			x := binary.LittleEndian.Uint64(p[i:])
-			q, b := x^('"'*ones), x^('\\'*ones)
-			// The lowest set high bit marks the first zero byte exactly.
-			if m := ((q - ones) &^ q & highs) | ((b - ones) &^ b & highs); m != 0 {
-				i += bits.TrailingZeros64(m) / 8
-				break
-			}
-			i += 8
-		}
-		for i < len(p) && p[i] != '"' && p[i] != '\\' {
-			i++
-		}
-		if i < len(p) {
-			inString, escaped = p[i] != '"', p[i] == '\\'
-			i++
-		}
-	}
-	return -1
 }
 
 // depthBody runs a depthScanner over the body as the handler reads it.

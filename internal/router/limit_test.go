@@ -18,13 +18,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
 
+	"spotifypixel/internal/jsonscan"
 	"spotifypixel/internal/metrics"
 )
 
 // readThrough reads body through a fresh guard in chunks of chunk bytes.
 func readThrough(t *testing.T, body string, limit int, lines bool, chunk int) (string, error) {
 	t.Helper()
-	b := &depthBody{ReadCloser: io.NopCloser(iotest.HalfReader(strings.NewReader(body))), s: depthScanner{max: limit, lines: lines}}
+	b := &depthBody{ReadCloser: io.NopCloser(iotest.HalfReader(strings.NewReader(body))), s: depthScanner{n: jsonscan.Nesting{Max: limit}, lines: lines}}
 	var out bytes.Buffer
 	buf := make([]byte, chunk)
 	for {
@@ -222,7 +223,7 @@ func BenchmarkDepthScanner(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
 		copy(buf, body)
-		s := depthScanner{max: DefaultMaxJSONDepth}
+		s := depthScanner{n: jsonscan.Nesting{Max: DefaultMaxJSONDepth}}
 		for i := 0; i < len(buf); i += 32 << 10 {
 			if _, err := s.filter(buf[i:min(i+32<<10, len(buf))]); err != nil {
 				b.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"spotifypixel/internal/apperr"
+	"spotifypixel/internal/jsonscan"
 	"spotifypixel/internal/rudder"
 	"spotifypixel/internal/spotify"
 	"spotifypixel/internal/upstream"
@@ -175,7 +176,7 @@ func (s *sidecar) destinedHere(r *http.Request) (bool, error) {
 
 // checkForDestType reports whether the JSON text names Spotify Pixel as its
 // destType, which gjson reads (rudder.DestTypeOf) only once it is safe to:
-// the text is first checked by the engine's validator (spotify.Check, which
+// the text is first checked by the engine's validator (jsonscan.Check, which
 // never recurses), so that no gjson call sees text nesting deeper than
 // limit. Text nesting too deep is refused with a 400, as the guard refused
 // it before; so is text that is not JSON but names Spotify Pixel, with the
@@ -183,12 +184,12 @@ func (s *sidecar) destinedHere(r *http.Request) (bool, error) {
 // the limit by the guard's lexical count and names another destination (or
 // none) is the upstream's to refuse. The errors are worded as /transform's.
 func checkForDestType(text []byte, limit int) (bool, error) {
-	fault := spotify.CheckBytes(text, limit)
+	fault := jsonscan.CheckBytes(text, limit)
 	if fault == nil {
 		dt, ok := rudder.DestTypeOf(text)
 		return ok && rudder.IsDestination(dt), nil
 	}
-	if !fault.TooDeep && (&depthScanner{max: limit}).scan(text) < 0 {
+	if !fault.TooDeep && (&jsonscan.Nesting{Max: limit}).Scan(text) < 0 {
 		// Malformed, but within the limit as gjson counts: gjson may look.
 		if dt, ok := rudder.DestTypeOf(text); !ok || !rudder.IsDestination(dt) {
 			return false, nil

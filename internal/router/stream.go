@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"spotifypixel/internal/apperr"
+	"spotifypixel/internal/jsonscan"
 	"spotifypixel/internal/pipeline"
 	"spotifypixel/internal/spotify"
 )
@@ -92,15 +93,15 @@ func streamTransform(d Deps, w http.ResponseWriter, r *http.Request) {
 	if readErr != nil {
 		setError(r, readErr)
 		s.out = append(s.out, `{"error":`...)
-		s.out = spotify.AppendJSONString(s.out, readErr.Error())
+		s.out = jsonscan.AppendString(s.out, readErr.Error())
 		s.out = append(s.out, "}\n"...)
 	} else {
 		s.out = append(s.out, `{"summary":`...)
 		s.out = s.sum.AppendJSON(s.out)
 		s.out = append(s.out, `,"destinationId":`...)
-		s.out = spotify.AppendJSONString(s.out, id)
+		s.out = jsonscan.AppendString(s.out, id)
 		s.out = append(s.out, `,"pixelId":`...)
-		s.out = spotify.AppendJSONString(s.out, dest.Config.PixelID)
+		s.out = jsonscan.AppendString(s.out, dest.Config.PixelID)
 		s.out = append(s.out, "}\n"...)
 	}
 	// A stalled stream ran out of both deadlines: give the last write its own,
@@ -164,7 +165,7 @@ func (s *ndjsonStream) event(line []byte, tooLong bool) {
 	switch {
 	case tooLong:
 		o = s.t.Fail(spotify.ErrInstrumentation, "event is larger than the limit of "+strconv.FormatInt(s.d.MaxBodyBytes, 10)+" bytes")
-	case spotify.CheckBytes(line, s.d.maxJSONDepth()) != nil:
+	case jsonscan.CheckBytes(line, s.d.maxJSONDepth()) != nil:
 		o = s.t.Fail(spotify.ErrInstrumentation, "event is not valid JSON")
 	default:
 		o = s.t.TransformBytes(line)

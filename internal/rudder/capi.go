@@ -3,6 +3,7 @@ package rudder
 import (
 	"github.com/tidwall/gjson"
 
+	"spotifypixel/internal/jsonscan"
 	"spotifypixel/internal/spotify"
 )
 
@@ -36,9 +37,9 @@ type capiBatch struct {
 // the envelope holding events[from:to] with the destination's bearer token.
 func (r *transformRun) appendCAPIDelivery(dst []byte, connID, token string, events *spotify.CAPIEvents, from, to int) []byte {
 	dst = append(dst, `{"version":"1","type":"REST","method":"POST","endpoint":`...)
-	dst = spotify.AppendJSONString(dst, r.opts.capiURL())
+	dst = jsonscan.AppendString(dst, r.opts.capiURL())
 	dst = append(dst, `,"headers":{"Authorization":`...)
-	dst = spotify.AppendJSONString(dst, "Bearer "+token)
+	dst = jsonscan.AppendString(dst, "Bearer "+token)
 	dst = append(dst, `,"Content-Type":"application/json"},"params":{},"body":{"JSON":`...)
 	dst = spotify.AppendEnvelopeHead(dst, connID)
 	for i := from; i < to; i++ {

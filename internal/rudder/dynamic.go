@@ -1,13 +1,12 @@
 package rudder
 
 import (
+	"spotifypixel/internal/jsonscan"
 	"strings"
 	"unicode"
 
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
-
-	"spotifypixel/internal/spotify"
 )
 
 // Dynamic config, as rudder-transformer resolves it before a destination
@@ -147,7 +146,7 @@ func (res *resolver) appendValue(dst []byte, v gjson.Result) []byte {
 			if val, found := res.lookup(t.path); found {
 				return append(dst, val...)
 			}
-			return spotify.AppendJSONString(dst, t.def)
+			return jsonscan.AppendString(dst, t.def)
 		}
 	}
 	return append(dst, v.Raw...)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"spotifypixel/internal/jsonscan"
 	"spotifypixel/internal/spotify"
 )
 
@@ -15,21 +16,21 @@ import (
 // Call prepareDelivery for the outcome first.
 func (r *transformRun) appendOutput(dst []byte, tr *spotify.Transformer, o *spotify.Outcome, i int) []byte {
 	dst = append(dst, `{"version":"1","type":"REST","method":"GET","endpoint":`...)
-	dst = spotify.AppendJSONString(dst, r.opts.beaconURL())
+	dst = jsonscan.AppendString(dst, r.opts.beaconURL())
 	dst = append(dst, `,"headers":`...)
 	dst = append(dst, r.headers...)
 	dst = append(dst, `,"params":{"key":`...)
-	dst = spotify.AppendJSONString(dst, tr.Config().PixelID)
+	dst = jsonscan.AppendString(dst, tr.Config().PixelID)
 	dst = append(dst, `,"a":`...)
-	dst = spotify.AppendJSONString(dst, o.Calls[i].Command.Action())
+	dst = jsonscan.AppendString(dst, o.Calls[i].Command.Action())
 	o.BeaconParams(i, func(name string, v gjson.Result) {
 		dst = append(dst, ',')
-		dst = spotify.AppendJSONString(dst, name)
+		dst = jsonscan.AppendString(dst, name)
 		dst = append(dst, ':')
 		if v.Type == gjson.String {
-			dst = spotify.AppendJSONString(dst, v.Str)
+			dst = jsonscan.AppendString(dst, v.Str)
 		} else {
-			dst = spotify.AppendJSONString(dst, v.Raw)
+			dst = jsonscan.AppendString(dst, v.Raw)
 		}
 	})
 	dst = append(dst, `},"body":{"JSON":{},"JSON_ARRAY":{},"XML":{},"FORM":{}},"files":{},"userId":`...)
@@ -41,7 +42,7 @@ func (r *transformRun) appendOutput(dst []byte, tr *spotify.Transformer, o *spot
 // its headers and its userId.
 func (r *transformRun) prepareDelivery(ev gjson.Result) {
 	r.headers = appendHeaders(r.headers[:0], ev)
-	r.userID = spotify.AppendJSONString(r.userID[:0], userIDOf(ev.Get("userId")))
+	r.userID = jsonscan.AppendString(r.userID[:0], userIDOf(ev.Get("userId")))
 }
 
 // appendHeaders appends the output's headers: User-Agent from
@@ -52,7 +53,7 @@ func appendHeaders(dst []byte, ev gjson.Result) []byte {
 	ctx := ev.Get("context")
 	if ua := ctx.Get("userAgent"); headerValue(ua) {
 		dst = append(dst, `"User-Agent":`...)
-		dst = spotify.AppendJSONString(dst, ua.Str)
+		dst = jsonscan.AppendString(dst, ua.Str)
 	}
 	ip := ctx.Get("ip")
 	if !headerValue(ip) {
@@ -63,7 +64,7 @@ func appendHeaders(dst []byte, ev gjson.Result) []byte {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `"X-Forwarded-For":`...)
-		dst = spotify.AppendJSONString(dst, ip.Str)
+		dst = jsonscan.AppendString(dst, ip.Str)
 	}
 	return append(dst, '}')
 }
@@ -108,16 +109,16 @@ func (r *transformRun) appendStatTags(dst []byte, v verdict, md gjson.Result) []
 		dst = append(dst, `{"errorCategory":"transformation","errorType":"filtered"`...)
 	} else {
 		dst = append(dst, `{"errorCategory":"dataValidation","errorType":`...)
-		dst = spotify.AppendJSONString(dst, v.errorType)
+		dst = jsonscan.AppendString(dst, v.errorType)
 	}
 	dst = append(dst, `,"destType":"`+DestType+`","module":"destination","implementation":"native","feature":`...)
-	dst = spotify.AppendJSONString(dst, r.feature)
+	dst = jsonscan.AppendString(dst, r.feature)
 	for _, k := range [...]string{"destinationId", "workspaceId"} {
 		if v, ok := tagValue(md.Get(k)); ok {
 			dst = append(dst, ',')
-			dst = spotify.AppendJSONString(dst, k)
+			dst = jsonscan.AppendString(dst, k)
 			dst = append(dst, ':')
-			dst = spotify.AppendJSONString(dst, v)
+			dst = jsonscan.AppendString(dst, v)
 		}
 	}
 	return append(dst, '}')
@@ -140,4 +141,4 @@ func tagValue(v gjson.Result) (string, bool) {
 // number spellings and whitespace kept), except that bytes of invalid UTF-8
 // (which valid JSON can only hold inside strings) become \ufffd, so that the
 // reply is always valid UTF-8 JSON.
-func appendRaw(dst []byte, raw string) []byte { return spotify.AppendValidUTF8(dst, raw) }
+func appendRaw(dst []byte, raw string) []byte { return jsonscan.AppendValidUTF8(dst, raw) }

@@ -7,6 +7,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"spotifypixel/internal/apperr"
+	"spotifypixel/internal/jsonscan"
 	"spotifypixel/internal/spotify"
 )
 
@@ -21,7 +22,7 @@ type item struct {
 
 // parseRoot checks a request body with the engine's validator
 // (spotify.CheckBody: strict JSON, nesting at most limit levels, 0 meaning
-// spotify.MaxDepth), which never recurses, before gjson reads it: the body
+// jsonscan.MaxDepth), which never recurses, before gjson reads it: the body
 // is checked once, and its faults are worded as /transform words them. A
 // leading byte order mark is ignored, as RFC 8259 allows.
 func parseRoot(body []byte, limit int) (gjson.Result, error) {
@@ -30,7 +31,7 @@ func parseRoot(body []byte, limit int) (gjson.Result, error) {
 		return gjson.Result{}, apperr.New(apperr.BadRequest, "request body is empty")
 	}
 	if limit <= 0 {
-		limit = spotify.MaxDepth
+		limit = jsonscan.MaxDepth
 	}
 	s := string(body) // the copy gjson's results refer into
 	if err := spotify.CheckBody(s, limit); err != nil {
@@ -100,10 +101,10 @@ func parseRouter(body []byte, compacted bool, maxItems, depth int) ([]item, erro
 // top-level destType string. It does not validate the rest of the body; the
 // sidecar uses it to decide which transformer a request is for. It reads
 // the body with gjson, so the caller must first make sure that the body does
-// not nest deeper than the limit (the sidecar checks it with spotify.Check).
+// not nest deeper than the limit (the sidecar checks it with jsonscan.Check).
 func DestTypeOf(body []byte) (destType string, ok bool) {
 	s := string(spotify.TrimBOM(body))
-	if spotify.Check(s, math.MaxInt32) == nil { // JSON: a repeated destType's last occurrence wins
+	if jsonscan.Check(s, math.MaxInt32) == nil { // JSON: a repeated destType's last occurrence wins
 		s = spotify.Canonical(s)
 	}
 	v := gjson.Get(s, "destType")

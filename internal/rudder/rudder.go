@@ -34,7 +34,7 @@ type Options struct {
 	MaxEvents     int    // most events (array elements) accepted; 0: no limit
 	CAPIURL       string // Conversions API endpoint; empty: DefaultCAPIURL
 	CAPIBatchSize int    // most events per router CAPI envelope; 0: spotify.DefaultCAPIBatchSize
-	MaxDepth      int    // deepest nesting of JSON arrays and objects in the body; 0: spotify.MaxDepth
+	MaxDepth      int    // deepest nesting of JSON arrays and objects in the body; 0: jsonscan.MaxDepth
 }
 
 func (o Options) beaconURL() string {

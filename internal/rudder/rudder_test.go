@@ -232,7 +232,7 @@ func TestRequestLevelErrors(t *testing.T) {
 
 // TestBodyCheck: both transforms check the body with the engine's
 // validator before reading it, nesting limit (Options.MaxDepth, 0 meaning
-// spotify.MaxDepth) included, and word a fault as /transform does, with
+// jsonscan.MaxDepth) included, and word a fault as /transform does, with
 // its byte; a leading byte order mark is skipped, and offsets count after it.
 func TestBodyCheck(t *testing.T) {
 	deep := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }

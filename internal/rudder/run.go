@@ -6,6 +6,7 @@ import (
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 
+	"spotifypixel/internal/jsonscan"
 	"spotifypixel/internal/spotify"
 )
 
@@ -211,7 +212,7 @@ func (r *transformRun) appendFailure(dst []byte, v verdict, md gjson.Result) []b
 	dst = append(dst, `"statusCode":`...)
 	dst = strconv.AppendInt(dst, int64(v.status.Code()), 10)
 	dst = append(dst, `,"error":`...)
-	dst = spotify.AppendJSONString(dst, v.reason)
+	dst = jsonscan.AppendString(dst, v.reason)
 	dst = append(dst, `,"statTags":`...)
 	return r.appendStatTags(dst, v, md)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"spotifypixel/internal/apperr"
+	"spotifypixel/internal/jsonscan"
 )
 
 // Request is a parsed /transform body (docs/BEHAVIOUR.md §7): an optional inline
@@ -40,7 +41,7 @@ const batchLevels = 2
 // where its batch ends, so that the body is read once: every byte before the
 // batch is checked here, the batch's events by AppendBatch. A leading UTF-8
 // byte order mark is ignored, as RFC 8259 allows. The body may nest limit
-// levels (0: MaxDepth).
+// levels (0: jsonscan.MaxDepth).
 // The Request refers into body, which must stay unchanged while it is used.
 func ParseRequestOnePass(body []byte, limit int) (Request, error) {
 	return parseRequest(body, limit, true)
@@ -57,9 +58,9 @@ func parseRequest(body []byte, limit int, guess bool) (Request, error) {
 		return Request{}, apperr.New(apperr.BadRequest, "request body is empty")
 	}
 	if limit <= 0 {
-		limit = MaxDepth
+		limit = jsonscan.MaxDepth
 	}
-	s := bstr(TrimBOM(body))
+	s := jsonscan.Str(TrimBOM(body))
 	batchEnd := -1
 	if limit >= batchLevels { // else the batch alone may be too deep: check first
 		batchEnd = guessBatchEnd(s)
@@ -69,7 +70,7 @@ func parseRequest(body []byte, limit int, guess bool) (Request, error) {
 			return Request{}, err
 		}
 	}
-	i := skipWS(s, 0)
+	i := jsonscan.SkipWS(s, 0)
 	if i >= len(s) || s[i] != '{' {
 		if err := CheckBody(s, limit); err != nil {
 			return Request{}, err
@@ -78,7 +79,7 @@ func parseRequest(body []byte, limit int, guess bool) (Request, error) {
 	}
 	r := Request{Checked: !guess || batchEnd < 0, limit: limit}
 	var dest gjson.Result
-	end := members(s, i, limit, func(key, _ string, vs int) int {
+	end := jsonscan.Members(s, i, limit, func(key, _ string, vs int) int {
 		switch key {
 		case "batch": // a repeated key: the last one wins (a guess fails on it)
 			if !r.Checked && s[vs] == '[' {
@@ -86,17 +87,17 @@ func parseRequest(body []byte, limit int, guess bool) (Request, error) {
 				r.rest = s[vs:]
 				return -1 // the rest is the batch's, and AppendBatch's to check
 			}
-			end := skipValue(s, vs, limit-1)
-			r.Batch = value(s[vs:end])
+			end := jsonscan.SkipValue(s, vs, limit-1)
+			r.Batch = jsonscan.Value(s[vs:end])
 			return end
 		case "destination":
-			end := skipValue(s, vs, limit-1)
-			dest = value(s[vs:end])
+			end := jsonscan.SkipValue(s, vs, limit-1)
+			dest = jsonscan.Value(s[vs:end])
 			return end
 		}
-		return skipValue(s, vs, limit-1)
+		return jsonscan.SkipValue(s, vs, limit-1)
 	})
-	if r.rest == "" && !r.Checked && (end >= len(s) || skipWS(s, end) != len(s)) {
+	if r.rest == "" && !r.Checked && (end >= len(s) || jsonscan.SkipWS(s, end) != len(s)) {
 		// Malformed before the batch, or no batch to guess: say exactly what.
 		return parseRequest(body, limit, false)
 	}
@@ -155,7 +156,7 @@ func (r *Request) readDestination(d gjson.Result) error {
 // nests deeper than limit, naming the byte where the fault is; nil if it
 // is well formed.
 func CheckBody(s string, limit int) error {
-	if e := Check(s, limit); e != nil {
+	if e := jsonscan.Check(s, limit); e != nil {
 		return apperr.New(apperr.BadRequest, "request body %s", e.Error())
 	}
 	return nil
@@ -167,7 +168,7 @@ func (r *Request) Check(body []byte) error {
 	if r.Checked {
 		return nil
 	}
-	return CheckBody(bstr(TrimBOM(body)), r.limit)
+	return CheckBody(jsonscan.Str(TrimBOM(body)), r.limit)
 }
 
 // Span is where one event of a batch stands in the batch's raw text.
@@ -180,8 +181,8 @@ type Span struct{ Start, End int }
 // reports false when the batch is not what ParseRequestOnePass guessed.
 func AppendSpans(dst []Span, req *Request) ([]Span, bool) {
 	s, want := req.text()
-	end := elements(s, 0, func(at int) int {
-		end := skipRaw(s, at)
+	end := jsonscan.Elements(s, 0, func(at int) int {
+		end := jsonscan.SkipRaw(s, at)
 		if end > at && end < len(s) {
 			dst = append(dst, Span{at, end})
 			return end
@@ -206,7 +207,7 @@ func (r *Request) text() (string, int) {
 // CountEvents returns the number of events in a batch array without decoding them.
 func CountEvents(batch gjson.Result) int {
 	n := 0
-	elements(batch.Raw, 0, func(at int) int { n++; return skipValue(batch.Raw, at, noLimit) })
+	jsonscan.Elements(batch.Raw, 0, func(at int) int { n++; return jsonscan.SkipValue(batch.Raw, at, jsonscan.NoLimit) })
 	return n
 }
 
@@ -273,7 +274,7 @@ func (s *Summary) AppendJSON(dst []byte) []byte {
 // batch holds more, so that a caller can enforce a limit without a counting
 // pass.
 func (t *Transformer) AppendResults(dst []byte, batch gjson.Result, first, maxEvents int, sum *Summary) ([]byte, bool) {
-	dst, _, within := t.appendBatch(dst, batch.Raw, first, maxEvents, noLimit, sum)
+	dst, _, within := t.appendBatch(dst, batch.Raw, first, maxEvents, jsonscan.NoLimit, sum)
 	return dst, within
 }
 
@@ -297,9 +298,9 @@ func (t *Transformer) appendBatch(dst []byte, s string, first, maxEvents, limit 
 	// One check of the whole batch spares a check per event in the usual case.
 	t.utf8OK = utf8.ValidString(s)
 	t.limit = limit
-	defer func() { t.utf8OK, t.limit = false, noLimit }()
+	defer func() { t.utf8OK, t.limit = false, jsonscan.NoLimit }()
 	within := true
-	end := elements(s, 0, func(at int) int {
+	end := jsonscan.Elements(s, 0, func(at int) int {
 		if maxEvents > 0 && i-first == maxEvents {
 			within = false
 			return -1
@@ -328,7 +329,7 @@ func (t *Transformer) AppendSpanResults(dst []byte, raw string, spans []Span, fi
 	// One check of the chunk spares a check per event in the usual case.
 	t.utf8OK = utf8.ValidString(raw[spans[0].Start:spans[len(spans)-1].End])
 	t.limit = limit
-	defer func() { t.utf8OK, t.limit = false, noLimit }()
+	defer func() { t.utf8OK, t.limit = false, jsonscan.NoLimit }()
 	for k, sp := range spans {
 		if k > 0 {
 			dst = append(dst, ',')
@@ -352,10 +353,10 @@ func AppendResponseHead(dst []byte, destinationID string, cfg *Config) []byte {
 	if destinationID == "" {
 		dst = append(dst, "null"...)
 	} else {
-		dst = AppendJSONString(dst, destinationID)
+		dst = jsonscan.AppendString(dst, destinationID)
 	}
 	dst = append(dst, `,"pixelId":`...)
-	dst = AppendJSONString(dst, cfg.PixelID)
+	dst = jsonscan.AppendString(dst, cfg.PixelID)
 	return append(dst, `,"results":[`...)
 }
 

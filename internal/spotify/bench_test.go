@@ -7,6 +7,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"spotifypixel/internal/jsonscan"
 	"spotifypixel/internal/testkit/corpus"
 )
 
@@ -194,14 +195,14 @@ func TestFilteredEventAllocs(t *testing.T) {
 func BenchmarkCheck(b *testing.B) {
 	body, _, eventBytes := benchBatch(b)
 	s := string(body)
-	if err := Check(s, MaxDepth); err != nil {
+	if err := jsonscan.Check(s, jsonscan.MaxDepth); err != nil {
 		b.Fatal(err)
 	}
 	b.SetBytes(eventBytes)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if Check(s, MaxDepth) != nil {
+		if jsonscan.Check(s, jsonscan.MaxDepth) != nil {
 			b.Fatal("invalid")
 		}
 	}

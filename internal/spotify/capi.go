@@ -9,6 +9,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"spotifypixel/internal/idhash"
+	"spotifypixel/internal/jsonscan"
 )
 
 // Reasons an ok event is not sent to the Conversions API.
@@ -102,7 +103,7 @@ func AppendEnvelopes(dst []byte, connectionID string, batchSize int, parts ...*C
 // appends events and closes it with "]}}".
 func AppendEnvelopeHead(dst []byte, connectionID string) []byte {
 	dst = append(dst, `{"conversion_events":{"capi_connection_id":`...)
-	dst = AppendJSONString(dst, connectionID)
+	dst = jsonscan.AppendString(dst, connectionID)
 	return append(dst, `,"events":[`...)
 }
 
@@ -146,7 +147,7 @@ func (t *Transformer) CAPIEvents(into *CAPIEvents) (int, string) {
 		if c.Command == CmdAlias {
 			continue
 		}
-		params := bstr(o.Params(i))
+		params := jsonscan.Str(o.Params(i))
 		id := capiEventID(gjson.Get(params, "event_id"))
 		if id == "" {
 			into.truncate(mark)
@@ -163,7 +164,7 @@ func appendCAPIEvent(dst []byte, cmd Command, id string, src *capiSource, user *
 	dst = append(dst, `{"event_name":"`...)
 	dst = append(dst, cmd.CAPIEventName()...)
 	dst = append(dst, `","event_id":`...)
-	dst = AppendJSONString(dst, id)
+	dst = jsonscan.AppendString(dst, id)
 	dst = append(dst, `,"event_time":"`...)
 	dst = src.when.UTC().AppendFormat(dst, "2006-01-02T15:04:05.000Z")
 	dst = append(dst, `","user_data":{`...)
@@ -172,7 +173,7 @@ func appendCAPIEvent(dst []byte, cmd Command, id string, src *capiSource, user *
 	dst = appendEventDetails(dst, params)
 	if src.url != "" {
 		dst = append(dst, `,"event_source_url":`...)
-		dst = AppendJSONString(dst, src.url)
+		dst = jsonscan.AppendString(dst, src.url)
 	}
 	dst = append(dst, `,"action_source":"`...)
 	if src.app {
@@ -193,20 +194,20 @@ func appendUserData(dst []byte, u *capiUser) []byte {
 	}
 	if u.email != "" {
 		field(`"hashed_emails":[`)
-		dst = AppendJSONString(dst, u.email)
+		dst = jsonscan.AppendString(dst, u.email)
 		dst = append(dst, ']')
 	}
 	if u.phone != "" {
 		field(`"hashed_phone_number":`)
-		dst = AppendJSONString(dst, u.phone)
+		dst = jsonscan.AppendString(dst, u.phone)
 	}
 	if u.ip != "" {
 		field(`"ip_address":`)
-		dst = AppendJSONString(dst, u.ip)
+		dst = jsonscan.AppendString(dst, u.ip)
 	}
 	if u.device != "" {
 		field(`"device_id":`)
-		dst = AppendJSONString(dst, u.device)
+		dst = jsonscan.AppendString(dst, u.device)
 	}
 	return dst
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"spotifypixel/internal/apperr"
+	"spotifypixel/internal/jsonscan"
 )
 
 type filterMode uint8
@@ -212,7 +213,7 @@ func (c *Config) parseMappings(cfg gjson.Result) *apperr.Error {
 			m.targets = append(m.targets, cmd)
 			continue
 		}
-		m.warnings = append(m.warnings, string(AppendJSONString([]byte("unsupported Spotify Pixel event "), key))+" skipped")
+		m.warnings = append(m.warnings, string(jsonscan.AppendString([]byte("unsupported Spotify Pixel event "), key))+" skipped")
 	}
 	return nil
 }

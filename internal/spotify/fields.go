@@ -1,6 +1,10 @@
 package spotify
 
-import "github.com/tidwall/gjson"
+import (
+	"spotifypixel/internal/jsonscan"
+
+	"github.com/tidwall/gjson"
+)
 
 // topKey names a member of the event, or of its context, that the engine reads.
 type topKey uint8
@@ -54,7 +58,7 @@ func (f *topFields) get(k topKey) gjson.Result {
 	if f.set&(1<<k) == 0 {
 		return gjson.Result{}
 	}
-	return value(f.raw[k])
+	return jsonscan.Value(f.raw[k])
 }
 
 func (f *topFields) has(k topKey) bool { return f.set&(1<<k) != 0 }
@@ -68,7 +72,7 @@ func (f *topFields) idAt(k topKey) string {
 	switch raw := f.raw[k]; {
 	case raw == "":
 	case raw[0] == '"':
-		if v := value(raw); v.Str != "" {
+		if v := jsonscan.Value(raw); v.Str != "" {
 			return v.Str
 		}
 	case raw[0] == '-' || raw[0]-'0' < 10:
@@ -117,10 +121,10 @@ func eventKey(key string) (topKey, bool) {
 func (f *topFields) scan(s string, i, limit int, props *fields) int {
 	f.set = 0
 	props.set, props.record, props.list = 0, true, props.list[:0]
-	return members(s, i, limit, func(key, _ string, vs int) int {
+	return jsonscan.Members(s, i, limit, func(key, _ string, vs int) int {
 		k, ok := eventKey(key)
 		if !ok {
-			return skipValue(s, vs, limit-1)
+			return jsonscan.SkipValue(s, vs, limit-1)
 		}
 		if f.has(k) {
 			f.replace(k)
@@ -135,7 +139,7 @@ func (f *topFields) scan(s string, i, limit int, props *fields) int {
 			}
 			end = props.scan(s, vs, limit-1)
 		default:
-			end = skipValue(s, vs, limit-1)
+			end = jsonscan.SkipValue(s, vs, limit-1)
 		}
 		f.put(k, s[vs:end])
 		return end
@@ -147,7 +151,7 @@ func (f *topFields) scan(s string, i, limit int, props *fields) int {
 // view read. context.traits is read further only by the events that need it
 // (lookInside).
 func (f *topFields) scanContext(s string, i, limit int) int {
-	return members(s, i, limit, func(key, _ string, vs int) int {
+	return jsonscan.Members(s, i, limit, func(key, _ string, vs int) int {
 		var k topKey
 		switch key {
 		case "page":
@@ -159,14 +163,14 @@ func (f *topFields) scanContext(s string, i, limit int) int {
 		case "sessionId":
 			k = tSessionID
 		default:
-			return skipValue(s, vs, limit-1)
+			return jsonscan.SkipValue(s, vs, limit-1)
 		}
 		if f.has(k) {
 			f.replace(k)
 		}
 		var end int
 		if k == tTraits || k == tSessionID { // traits: read further only by conversions with an alias
-			end = skipValue(s, vs, limit-1)
+			end = jsonscan.SkipValue(s, vs, limit-1)
 		} else {
 			end = f.scanMembers(k, s, vs, limit-1)
 		}
@@ -179,8 +183,8 @@ func (f *topFields) scanContext(s string, i, limit int) int {
 // levels), putting the members of parent that the engine reads into their
 // slots, and returns the index just past it.
 func (f *topFields) scanMembers(parent topKey, s string, i, limit int) int {
-	return members(s, i, limit, func(key, _ string, vs int) int {
-		end := skipValue(s, vs, limit-1)
+	return jsonscan.Members(s, i, limit, func(key, _ string, vs int) int {
+		end := jsonscan.SkipValue(s, vs, limit-1)
 		if sub, ok := contextMember(parent, key); ok {
 			f.put(sub, s[vs:end])
 		}
@@ -192,7 +196,7 @@ func (f *topFields) scanMembers(parent topKey, s string, i, limit int) int {
 // that the engine uses, once the event turns out to need them.
 func (f *topFields) lookInside(parent topKey) {
 	if raw := f.raw[parent]; f.has(parent) && raw[0] == '{' {
-		f.scanMembers(parent, raw, 0, noLimit)
+		f.scanMembers(parent, raw, 0, jsonscan.NoLimit)
 	}
 }
 
@@ -313,15 +317,15 @@ func (f *fields) get(k srcKey) gjson.Result {
 	if f.set&(1<<k) == 0 {
 		return gjson.Result{}
 	}
-	return value(f.raw[k])
+	return jsonscan.Value(f.raw[k])
 }
 
 // scan reads the members of the object at s[i] that the parameter maps use
 // and returns the index just past the value (of any type), which may nest
 // limit levels.
 func (f *fields) scan(s string, i, limit int) int {
-	return members(s, i, limit, func(key, rawKey string, vs int) int {
-		end := skipValue(s, vs, limit-1)
+	return jsonscan.Members(s, i, limit, func(key, rawKey string, vs int) int {
+		end := jsonscan.SkipValue(s, vs, limit-1)
 		if f.record {
 			f.list = append(f.list, member{key: key, rawKey: rawKey, raw: s[vs:end]})
 		}
@@ -350,5 +354,5 @@ func presentRaw(raw string) bool { return raw != "" && raw != "null" && raw != `
 // and returns the index just past it.
 func (f *fields) loadAt(s string, i int) int {
 	f.set = 0
-	return f.scan(s, i, noLimit)
+	return f.scan(s, i, jsonscan.NoLimit)
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"spotifypixel/internal/jsonscan"
 	"spotifypixel/internal/testkit/corpus"
 )
 
@@ -25,7 +26,7 @@ func TestForgetReleasesText(t *testing.T) {
 			// products, filtered events.
 			body := corpus.Batch(corpus.Events(7, 200))
 			runtime.AddCleanup(&body[0], func(ch chan struct{}) { close(ch) }, freed)
-			req, err := ParseRequestOnePass(body, MaxDepth)
+			req, err := ParseRequestOnePass(body, jsonscan.MaxDepth)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -8,6 +8,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"spotifypixel/internal/idhash"
+	"spotifypixel/internal/jsonscan"
 )
 
 // Status is an event's outcome as RudderStack's transformer reports it.
@@ -126,7 +127,7 @@ func (o *Outcome) BeaconParams(i int, fn func(name string, v gjson.Result)) {
 	c := &o.Calls[i]
 	for b, raw := range c.beacon {
 		if presentRaw(raw) {
-			fn(beaconNames[b], value(raw))
+			fn(beaconNames[b], jsonscan.Value(raw))
 		}
 	}
 	if uid, ok := o.sessionUID(); ok {
@@ -165,7 +166,7 @@ func (o *Outcome) appendBeaconTail(dst []byte, i int) []byte {
 		dst = append(dst, beaconNames[b]...)
 		dst = append(dst, '=')
 		if raw[0] == '"' {
-			dst = appendQueryEscape(dst, value(raw).Str)
+			dst = appendQueryEscape(dst, jsonscan.Value(raw).Str)
 		} else {
 			dst = appendQueryEscape(dst, raw)
 		}
@@ -190,7 +191,7 @@ func (t *Transformer) appendResult(dst []byte, index int, o *Outcome) []byte {
 	case !present(o.MessageID):
 		dst = append(dst, "null"...)
 	case !t.utf8OK && !utf8.ValidString(o.MessageID.Raw):
-		dst = AppendValidUTF8(dst, canonical(o.MessageID.Raw))
+		dst = jsonscan.AppendValidUTF8(dst, canonical(o.MessageID.Raw))
 	default:
 		dst = append(dst, canonical(o.MessageID.Raw)...)
 	}
@@ -223,7 +224,7 @@ func (t *Transformer) appendResult(dst []byte, index int, o *Outcome) []byte {
 		}
 	} else {
 		dst = append(dst, `,"reason":`...)
-		dst = AppendJSONString(dst, bstr(o.reason))
+		dst = jsonscan.AppendString(dst, jsonscan.Str(o.reason))
 		if o.Status == StatusError {
 			dst = append(dst, `,"errorType":"`...)
 			dst = append(dst, o.ErrorType...)
@@ -236,7 +237,7 @@ func (t *Transformer) appendResult(dst []byte, index int, o *Outcome) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = AppendJSONString(dst, w)
+			dst = jsonscan.AppendString(dst, w)
 		}
 		dst = append(dst, ']')
 	}
@@ -249,7 +250,7 @@ func (t *Transformer) appendCAPI(dst []byte) []byte {
 	t.capi.Reset()
 	if _, reason := t.CAPIEvents(&t.capi); reason != "" {
 		dst = append(dst, `,"capiSkipped":`...)
-		return AppendJSONString(dst, reason)
+		return jsonscan.AppendString(dst, reason)
 	}
 	dst = append(dst, `,"capi":[`...)
 	dst = t.capi.AppendAll(dst)

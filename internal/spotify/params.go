@@ -1,6 +1,7 @@
 package spotify
 
 import (
+	"spotifypixel/internal/jsonscan"
 	"strconv"
 
 	"github.com/tidwall/gjson"
@@ -132,7 +133,7 @@ func (t *Transformer) appendLineItems(dst []byte, key string) []byte {
 // eachProduct loads each element of the products array (checked JSON) into
 // t.elem, an element that is not an object loading nothing, and calls fn.
 func (t *Transformer) eachProduct(products string, fn func()) {
-	elements(products, 0, func(at int) int {
+	jsonscan.Elements(products, 0, func(at int) int {
 		end := t.elem.loadAt(products, at)
 		fn()
 		return end

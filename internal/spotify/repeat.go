@@ -1,6 +1,7 @@
 package spotify
 
 import (
+	"spotifypixel/internal/jsonscan"
 	"strings"
 
 	"github.com/tidwall/gjson"
@@ -35,7 +36,7 @@ func scanRepeats(s string, i int) (int, bool) {
 	case '{':
 		var keys keySet
 		repeated := false
-		end := members(s, i, noLimit, func(key, _ string, vs int) int {
+		end := jsonscan.Members(s, i, jsonscan.NoLimit, func(key, _ string, vs int) int {
 			ve, inner := scanRepeats(s, vs)
 			if repeated = keys.add(key) || inner; repeated {
 				return -1
@@ -45,7 +46,7 @@ func scanRepeats(s string, i int) (int, bool) {
 		return end, repeated
 	case '[':
 		repeated := false
-		end := elements(s, i, func(at int) int {
+		end := jsonscan.Elements(s, i, func(at int) int {
 			ve, inner := scanRepeats(s, at)
 			if repeated = inner; repeated {
 				return -1
@@ -54,7 +55,7 @@ func scanRepeats(s string, i int) (int, bool) {
 		})
 		return end, repeated
 	}
-	return skipValue(s, i, noLimit), false
+	return jsonscan.SkipValue(s, i, jsonscan.NoLimit), false
 }
 
 // keySet holds the keys of one object seen so far: a few in an array
@@ -105,7 +106,7 @@ func canonical(raw string) string {
 // rudder-transformer read; s itself when nothing repeats. s must be checked
 // JSON.
 func Canonical(s string) string {
-	i := skipWS(s, 0)
+	i := jsonscan.SkipWS(s, 0)
 	if i >= len(s) || !hasRepeatedKeys(s[i:]) {
 		return s
 	}
@@ -142,7 +143,7 @@ type canonicalizer struct {
 func (c *canonicalizer) index(i int) (int, bool) {
 	s := c.s
 	if s[i] != '{' && s[i] != '[' {
-		return skipValue(s, i, noLimit), false
+		return jsonscan.SkipValue(s, i, jsonscan.NoLimit), false
 	}
 	at := len(c.spans)
 	c.spans = append(c.spans, span{start: i})
@@ -150,13 +151,13 @@ func (c *canonicalizer) index(i int) (int, bool) {
 	var end int
 	if s[i] == '{' {
 		var keys keySet
-		end = members(s, i, noLimit, func(key, _ string, vs int) int {
+		end = jsonscan.Members(s, i, jsonscan.NoLimit, func(key, _ string, vs int) int {
 			ve, inner := c.index(vs)
 			repeated = keys.add(key) || inner || repeated
 			return ve
 		})
 	} else {
-		end = elements(s, i, func(at int) int {
+		end = jsonscan.Elements(s, i, func(at int) int {
 			ve, inner := c.index(at)
 			repeated = repeated || inner
 			return ve
@@ -182,7 +183,7 @@ func (c *canonicalizer) container(i int) span {
 // end returns the index just past the value at s[i].
 func (c *canonicalizer) end(i int) int {
 	if b := c.s[i]; b != '{' && b != '[' {
-		return skipValue(c.s, i, noLimit)
+		return jsonscan.SkipValue(c.s, i, jsonscan.NoLimit)
 	}
 	return c.container(i).end
 }
@@ -206,7 +207,7 @@ func (c *canonicalizer) append(dst []byte, i int) []byte {
 	case '[':
 		dst = append(dst, '[')
 		n := 0
-		elements(s, i, func(at int) int {
+		jsonscan.Elements(s, i, func(at int) int {
 			if n > 0 {
 				dst = append(dst, ',')
 			}
@@ -224,7 +225,7 @@ func (c *canonicalizer) append(dst []byte, i int) []byte {
 func (c *canonicalizer) appendObject(dst []byte, i int) []byte {
 	var list []canonMember
 	first := map[string]int{}
-	members(c.s, i, noLimit, func(key, rawKey string, vs int) int {
+	jsonscan.Members(c.s, i, jsonscan.NoLimit, func(key, rawKey string, vs int) int {
 		m := canonMember{key: key, rawKey: rawKey, vs: vs, last: -1}
 		if f, ok := first[key]; ok {
 			list[f].last, m.repeat = len(list), true
@@ -263,9 +264,9 @@ func lastMember(obj gjson.Result, key string) gjson.Result {
 	if !obj.IsObject() {
 		return v
 	}
-	eachMember(obj.Raw, func(k, _, raw string) bool {
+	jsonscan.EachMember(obj.Raw, func(k, _, raw string) bool {
 		if k == key {
-			v = value(raw)
+			v = jsonscan.Value(raw)
 		}
 		return true
 	})

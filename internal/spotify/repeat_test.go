@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"spotifypixel/internal/jsonscan"
 	"spotifypixel/internal/testkit"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +32,7 @@ func TestCanonical(t *testing.T) {
 	var b strings.Builder
 	b.WriteString(`{`)
 	for i := range 40 {
-		b.WriteString(`"k` + itoa(i) + `":` + itoa(i) + `,`)
+		b.WriteString(`"k` + strconv.Itoa(i) + `":` + strconv.Itoa(i) + `,`)
 	}
 	b.WriteString(`"k3":"last"}`)
 	got := Canonical(b.String())
@@ -89,7 +91,7 @@ func FuzzRepeatedKeys(f *testing.F) {
 		f.Add(g[0], g[1], uint64(0x5a5a5a5a))
 	}
 	f.Fuzz(func(t *testing.T, config, event []byte, pick uint64) {
-		if Check(string(event), MaxDepth-batchLevels) != nil || CheckBytes(config, MaxDepth) != nil ||
+		if jsonscan.Check(string(event), jsonscan.MaxDepth-batchLevels) != nil || jsonscan.CheckBytes(config, jsonscan.MaxDepth) != nil ||
 			!utf8.Valid(event) || !utf8.Valid(config) {
 			return
 		}
@@ -201,12 +203,12 @@ func withEarlierRepeats(s string, pick uint64) string {
 	n := 0
 	var walk func(i int) int
 	walk = func(i int) int {
-		i = skipWS(s, i)
+		i = jsonscan.SkipWS(s, i)
 		switch s[i] {
 		case '{':
 			b.WriteByte('{')
 			first := true
-			end := members(s, i, noLimit, func(_, rawKey string, vs int) int {
+			end := jsonscan.Members(s, i, jsonscan.NoLimit, func(_, rawKey string, vs int) int {
 				if !first {
 					b.WriteByte(',')
 				}
@@ -223,7 +225,7 @@ func withEarlierRepeats(s string, pick uint64) string {
 		case '[':
 			b.WriteByte('[')
 			first := true
-			end := elements(s, i, func(at int) int {
+			end := jsonscan.Elements(s, i, func(at int) int {
 				if !first {
 					b.WriteByte(',')
 				}
@@ -233,7 +235,7 @@ func withEarlierRepeats(s string, pick uint64) string {
 			b.WriteByte(']')
 			return end
 		}
-		end := skipValue(s, i, noLimit)
+		end := jsonscan.SkipValue(s, i, jsonscan.NoLimit)
 		b.WriteString(s[i:end])
 		return end
 	}

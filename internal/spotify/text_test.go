@@ -1,11 +1,8 @@
 package spotify
 
 import (
-	"encoding/json"
 	"net/url"
-	"strings"
 	"testing"
-	"unicode/utf8"
 )
 
 func TestTrimIsJavaScriptTrim(t *testing.T) {
@@ -46,22 +43,6 @@ func TestIsZeroNumber(t *testing.T) {
 	}
 }
 
-func TestAppendJSONString(t *testing.T) {
-	for _, s := range []string{"plain", "quote\" back\\slash", "ctl\x00\x1f\n\t\r", "é€😀", "bad\xffutf8", "\u2028"} {
-		out := AppendJSONString(nil, s)
-		if !json.Valid(out) || !utf8.Valid(out) {
-			t.Fatalf("%q → invalid %s", s, out)
-		}
-		var back string
-		if err := json.Unmarshal(out, &back); err != nil {
-			t.Fatalf("%q → %s: %v", s, out, err)
-		}
-		if utf8.ValidString(s) && back != s {
-			t.Errorf("%q round-trips to %q", s, back)
-		}
-	}
-}
-
 func TestAppendQueryEscape(t *testing.T) {
 	for _, s := range []string{"a b&c=d", "é/?#%+", "plain-_.~"} {
 		got := string(appendQueryEscape(nil, s))
@@ -69,24 +50,5 @@ func TestAppendQueryEscape(t *testing.T) {
 		if err != nil || back != s {
 			t.Errorf("%q → %q → %q %v", s, got, back, err)
 		}
-	}
-}
-
-// TestCheckNesting: Check counts levels of arrays and objects, not brackets
-// inside strings, and refuses the first one past the limit at its offset.
-func TestCheckNesting(t *testing.T) {
-	for s, want := range map[string]bool{
-		`{}`: true, `[[[]]]`: true, `"[[[[[["`: true, `{"a":"\"[["}`: true,
-		strings.Repeat("[", 5) + strings.Repeat("]", 5):             true,
-		strings.Repeat("[", 6) + strings.Repeat("]", 6):             false,
-		strings.Repeat("{\"a\":", 6) + "1" + strings.Repeat("}", 6): false,
-	} {
-		err := Check(s, 5)
-		if (err == nil) != want || (err != nil && !err.TooDeep) {
-			t.Errorf("Check(%.40q, 5) = %v, want within the limit: %v", s, err, want)
-		}
-	}
-	if err := Check(strings.Repeat("[", 7), 5); err == nil || !err.TooDeep || err.Offset != 5 {
-		t.Errorf("seven [ against a limit of 5: %+v, want too deep at byte 5", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"spotifypixel/internal/idhash"
+	"spotifypixel/internal/jsonscan"
 )
 
 // DefaultBeaconURL is Spotify's image-pixel endpoint, the default base of beacons.
@@ -69,10 +70,10 @@ func (t *Transformer) Reset(cfg *Config, opts Options) {
 	if opts.BeaconURL == "" {
 		opts.BeaconURL = DefaultBeaconURL
 	}
-	t.cfg, t.opts, t.utf8OK, t.capiAll, t.limit = cfg, opts, false, nil, noLimit
+	t.cfg, t.opts, t.utf8OK, t.capiAll, t.limit = cfg, opts, false, nil, jsonscan.NoLimit
 	if opts.Beacons && cfg != nil {
 		t.scratch = appendBeaconHead(t.scratch[:0], opts.BeaconURL, cfg.pixelIDQuery)
-		t.beaconHead = AppendJSONString(t.beaconHead[:0], bstr(t.scratch))
+		t.beaconHead = jsonscan.AppendString(t.beaconHead[:0], jsonscan.Str(t.scratch))
 	}
 }
 
@@ -108,7 +109,7 @@ func (t *Transformer) Transform(event string) *Outcome {
 
 // TransformBytes is Transform for a byte slice, without copying it; b must
 // not change until the Outcome is no longer used.
-func (t *Transformer) TransformBytes(b []byte) *Outcome { return t.Transform(bstr(b)) }
+func (t *Transformer) TransformBytes(b []byte) *Outcome { return t.Transform(jsonscan.Str(b)) }
 
 // Fail records a failure that a front found before the engine could read the
 // event (an NDJSON line that is not JSON, say), so that it is counted and
@@ -123,15 +124,15 @@ func (t *Transformer) Fail(errorType, reason string) *Outcome {
 func (t *Transformer) transformAt(s string, i int) (*Outcome, int) {
 	o := &t.o
 	o.reset()
-	i = skipWS(s, i)
+	i = jsonscan.SkipWS(s, i)
 	if i >= len(s) || s[i] != '{' {
-		end := skipValue(s, i, t.limit)
-		o.Event = value(s[i:end])
+		end := jsonscan.SkipValue(s, i, t.limit)
+		o.Event = jsonscan.Value(s[i:end])
 		return t.configOr(o, "event must be a JSON object"), end
 	}
 	end := t.top.scan(s, i, t.limit, &t.props)
 	event := s[i:end]
-	o.Event = value(event)
+	o.Event = jsonscan.Value(event)
 	return t.decide(o, event), end
 }
 
@@ -205,7 +206,7 @@ func (o *Outcome) filter(reason string) {
 
 func (o *Outcome) filterQuoted(before, name, after string) {
 	o.filter(before)
-	o.reason = AppendJSONString(o.reason, name)
+	o.reason = jsonscan.AppendString(o.reason, name)
 	o.reason = append(o.reason, after...)
 }
 
@@ -238,14 +239,14 @@ func (t *Transformer) integrationsAllow(o *Outcome, integ gjson.Result) bool {
 	}
 	var all gjson.Result
 	var dest [len(destinationKeys)]gjson.Result
-	eachMember(integ.Raw, func(k, _, raw string) bool { // a repeated key: the last one wins
+	jsonscan.EachMember(integ.Raw, func(k, _, raw string) bool { // a repeated key: the last one wins
 		if k == "All" {
-			all = value(raw)
+			all = jsonscan.Value(raw)
 			return true
 		}
 		for i, name := range destinationKeys {
 			if k == name {
-				dest[i] = value(raw)
+				dest[i] = jsonscan.Value(raw)
 			}
 		}
 		return true

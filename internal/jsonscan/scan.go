@@ -1,4 +1,8 @@
-package spotify
+// Package jsonscan reads and writes JSON text as bytes, for the engine's hot
+// loops and the HTTP layer's guards: one walk both checks that the text is
+// JSON (RFC 8259, nesting limit included) and hands out the raw values a
+// caller reads, so that a request body is read once.
+package jsonscan
 
 import (
 	"math/bits"
@@ -7,13 +11,10 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-// The engine's hot loops walk JSON with these few functions instead of
-// gjson: one walk both checks that the text is JSON (RFC 8259, nesting
-// limit included) and hands out the raw values the engine reads, so that a
-// request body is read once. String contents are scanned eight bytes at a
-// time. The skip and walk functions never read out of bounds; on malformed
-// text they return len(s), so that every enclosing walk ends at the end of
-// the text without its closing bracket, which its own caller reports.
+// String contents are scanned eight bytes at a time. The skip and walk
+// functions never read out of bounds; on malformed text they return len(s),
+// so that every enclosing walk ends at the end of the text without its
+// closing bracket, which its own caller reports.
 
 // MaxDepth is the deepest nesting of arrays and objects a request may have
 // unless configured otherwise: real events nest a dozen levels, and a limit
@@ -21,19 +22,19 @@ import (
 // the end of its stack.
 const MaxDepth = 1000
 
-// noLimit is the nesting limit of walks over text already checked.
-const noLimit = 1 << 30
+// NoLimit is the nesting limit of walks over text already checked.
+const NoLimit = 1 << 30
 
-// ScanError says why JSON text was refused: its Offset is the byte where
+// Error says why JSON text was refused: its Offset is the byte where
 // the fault was found.
-type ScanError struct {
+type Error struct {
 	Offset  int
 	TooDeep bool // nesting went deeper than the limit; else a syntax error
 	Limit   int  // the nesting limit, when TooDeep
 }
 
 // Error names the fault and where it is.
-func (e *ScanError) Error() string {
+func (e *Error) Error() string {
 	if e.TooDeep {
 		return "nests JSON arrays and objects deeper than " + itoa(e.Limit) + " levels (at byte " + itoa(e.Offset) + ")"
 	}
@@ -54,20 +55,20 @@ func itoa(n int) string {
 
 // Check reports whether s is one JSON value (whitespace around it allowed)
 // nesting at most limit levels; it never recurses, so any text is safe.
-func Check(s string, limit int) *ScanError {
-	i := skipWS(s, 0)
+func Check(s string, limit int) *Error {
+	i := SkipWS(s, 0)
 	end, fault := scanValue(s, i, limit)
 	if fault == faultNone {
-		if end = skipWS(s, end); end == len(s) {
+		if end = SkipWS(s, end); end == len(s) {
 			return nil
 		}
 		fault = faultSyntax
 	}
-	return &ScanError{Offset: end, TooDeep: fault == faultDeep, Limit: limit}
+	return &Error{Offset: end, TooDeep: fault == faultDeep, Limit: limit}
 }
 
 // CheckBytes is Check for a byte slice, without copying it.
-func CheckBytes(b []byte, limit int) *ScanError { return Check(bstr(b), limit) }
+func CheckBytes(b []byte, limit int) *Error { return Check(Str(b), limit) }
 
 // fault is why scanValue stopped early.
 type fault uint8
@@ -78,8 +79,8 @@ const (
 	faultDeep
 )
 
-// skipWS returns the index of the first non-whitespace byte at or after i.
-func skipWS(s string, i int) int {
+// SkipWS returns the index of the first non-whitespace byte at or after i.
+func SkipWS(s string, i int) int {
 	for i < len(s) {
 		if c := s[i]; c > ' ' || (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
 			return i // most often the first test: a byte above space
@@ -276,10 +277,10 @@ func scanNested(s string, i, limit int) (int, fault) {
 			if !ok {
 				return end, faultSyntax
 			}
-			if end = skipWS(s, end); end >= len(s) || s[end] != ':' {
+			if end = SkipWS(s, end); end >= len(s) || s[end] != ':' {
 				return end, faultSyntax // no colon after the key
 			}
-			if i = skipWS(s, end+1); i >= len(s) {
+			if i = SkipWS(s, end+1); i >= len(s) {
 				return i, faultSyntax
 			}
 		}
@@ -302,7 +303,7 @@ func scanNested(s string, i, limit int) (int, fault) {
 				*word &^= 1 << (depth & 63)
 			}
 			depth++
-			if i = skipWS(s, i+1); i >= len(s) {
+			if i = SkipWS(s, i+1); i >= len(s) {
 				return i, faultSyntax
 			}
 			if s[i] == c+2 { // '}' is '{'+2, ']' is '['+2
@@ -330,7 +331,7 @@ func scanNested(s string, i, limit int) (int, fault) {
 			if depth == 0 {
 				return i, faultNone
 			}
-			if i = skipWS(s, i); i >= len(s) {
+			if i = SkipWS(s, i); i >= len(s) {
 				return i, faultSyntax
 			}
 			word := shallow
@@ -340,7 +341,7 @@ func scanNested(s string, i, limit int) (int, fault) {
 			object := word&(1<<((depth-1)&63)) != 0
 			switch s[i] {
 			case ',':
-				if i = skipWS(s, i+1); object {
+				if i = SkipWS(s, i+1); object {
 					key = true
 				} else if i >= len(s) {
 					return i, faultSyntax
@@ -360,9 +361,9 @@ func scanNested(s string, i, limit int) (int, fault) {
 	}
 }
 
-// skipValue returns the index just past the JSON value at s[i] (no leading
+// SkipValue returns the index just past the JSON value at s[i] (no leading
 // whitespace) nesting at most limit levels, or len(s) when it is malformed.
-func skipValue(s string, i, limit int) int {
+func SkipValue(s string, i, limit int) int {
 	if i < len(s) && s[i] == '"' { // most values are strings: no detour
 		return skipString(s, i)
 	}
@@ -372,12 +373,12 @@ func skipValue(s string, i, limit int) int {
 	return len(s)
 }
 
-// skipRaw returns the index just past the value at s[i] without checking
+// SkipRaw returns the index just past the value at s[i] without checking
 // it: it follows only strings (eight bytes at a time) and brackets, to find
 // where the events of a large batch end before they are checked, on other
 // cores, while they are transformed. On malformed text the index is
 // meaningless but in bounds.
-func skipRaw(s string, i int) int {
+func SkipRaw(s string, i int) int {
 	depth := 0
 	for i < len(s) {
 		switch s[i] {
@@ -407,20 +408,8 @@ func skipRaw(s string, i int) int {
 // skipRawString returns the index just past the string that opens at s[i],
 // honouring escapes but checking nothing else.
 func skipRawString(s string, i int) int {
-	const quote, backslash = ones * '"', ones * '\\'
 	for i++; i < len(s); {
-		for i+8 <= len(s) {
-			x := load64(s, i)
-			q, b := x^quote, x^backslash
-			if m := ((q-ones)&^q | (b-ones)&^b) & highs; m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			i += 8
-		}
-		for i < len(s) && s[i] != '"' && s[i] != '\\' {
-			i++
-		}
+		i = plainRun(s, i)
 		switch {
 		case i >= len(s):
 			return len(s)
@@ -432,22 +421,41 @@ func skipRawString(s string, i int) int {
 	return min(i, len(s))
 }
 
-// members walks the object that starts at s[i] (after whitespace): for each
+// plainRun returns the index of the first quote or backslash at or after
+// s[i], or len(s), reading eight bytes at a time.
+func plainRun(s string, i int) int {
+	const quote, backslash = ones * '"', ones * '\\'
+	for i+8 <= len(s) {
+		x := load64(s, i)
+		q, b := x^quote, x^backslash
+		// The lowest set high bit marks the first matching byte exactly.
+		if m := ((q-ones)&^q | (b-ones)&^b) & highs; m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		i += 8
+	}
+	for i < len(s) && s[i] != '"' && s[i] != '\\' {
+		i++
+	}
+	return i
+}
+
+// Members walks the object that starts at s[i] (after whitespace): for each
 // member it calls fn with the unescaped key, the key as written and the
 // index of the value, and fn returns the index just past the value (it may
 // read the value itself on the way); the values may nest limit-1 levels. A
-// return of len(s) or less than the value's index ends the walk. members
+// return of len(s) or less than the value's index ends the walk. Members
 // returns the index just past the object, or past the value when it is not
 // an object; len(s) when the text is malformed.
-func members(s string, i, limit int, fn func(key, rawKey string, vs int) int) int {
-	i = skipWS(s, i)
+func Members(s string, i, limit int, fn func(key, rawKey string, vs int) int) int {
+	i = SkipWS(s, i)
 	if i >= len(s) || s[i] != '{' {
-		return skipValue(s, i, limit)
+		return SkipValue(s, i, limit)
 	}
 	if limit < 1 {
 		return len(s)
 	}
-	i = skipWS(s, i+1)
+	i = SkipWS(s, i+1)
 	if i < len(s) && s[i] == '}' {
 		return i + 1
 	}
@@ -459,13 +467,13 @@ func members(s string, i, limit int, fn func(key, rawKey string, vs int) int) in
 		rawKey := s[i:keyEnd]
 		key := rawKey[1 : len(rawKey)-1]
 		if escaped {
-			key = unquote(rawKey)
+			key = Unquote(rawKey)
 		}
-		i = skipWS(s, keyEnd)
+		i = SkipWS(s, keyEnd)
 		if i >= len(s) || s[i] != ':' {
 			return len(s)
 		}
-		vs := skipWS(s, i+1)
+		vs := SkipWS(s, i+1)
 		if vs >= len(s) {
 			return len(s)
 		}
@@ -490,28 +498,28 @@ func members(s string, i, limit int, fn func(key, rawKey string, vs int) int) in
 // object or array (it returns the index past it, and done). On anything
 // else it returns len(s) and done.
 func following(s string, end int, closer byte) (int, bool) {
-	i := skipWS(s, end)
+	i := SkipWS(s, end)
 	switch {
 	case i >= len(s):
 		return len(s), true
 	case s[i] == ',':
-		return skipWS(s, i+1), false
+		return SkipWS(s, i+1), false
 	case s[i] == closer:
 		return i + 1, true
 	}
 	return len(s), true
 }
 
-// elements walks the array that starts at s[i] (after whitespace): for each
+// Elements walks the array that starts at s[i] (after whitespace): for each
 // element it calls fn with the element's index, and fn returns the index
-// just past the element (len(s) ends the walk). elements returns the index
+// just past the element (len(s) ends the walk). Elements returns the index
 // just past the array, or len(s) when it is not an array or is malformed.
-func elements(s string, i int, fn func(at int) int) int {
-	i = skipWS(s, i)
+func Elements(s string, i int, fn func(at int) int) int {
+	i = SkipWS(s, i)
 	if i >= len(s) || s[i] != '[' {
 		return len(s)
 	}
-	if i = skipWS(s, i+1); i < len(s) && s[i] == ']' {
+	if i = SkipWS(s, i+1); i < len(s) && s[i] == ']' {
 		return i + 1
 	}
 	for i < len(s) {
@@ -527,15 +535,15 @@ func elements(s string, i int, fn func(at int) int) int {
 	return len(s)
 }
 
-// eachMember calls fn with the unescaped key, the key as written (quotes
+// EachMember calls fn with the unescaped key, the key as written (quotes
 // included) and the raw value of each member of the object obj, until fn
 // returns false. A value that is not an object yields nothing.
-func eachMember(obj string, fn func(key, rawKey, raw string) bool) {
-	if i := skipWS(obj, 0); i >= len(obj) || obj[i] != '{' {
+func EachMember(obj string, fn func(key, rawKey, raw string) bool) {
+	if i := SkipWS(obj, 0); i >= len(obj) || obj[i] != '{' {
 		return
 	}
-	members(obj, 0, noLimit, func(key, rawKey string, vs int) int {
-		ve := skipValue(obj, vs, noLimit)
+	Members(obj, 0, NoLimit, func(key, rawKey string, vs int) int {
+		ve := SkipValue(obj, vs, NoLimit)
 		if !fn(key, rawKey, obj[vs:ve]) {
 			return -1
 		}
@@ -543,9 +551,9 @@ func eachMember(obj string, fn func(key, rawKey, raw string) bool) {
 	})
 }
 
-// unquote returns the text of a raw JSON string; only strings with escapes
+// Unquote returns the text of a raw JSON string; only strings with escapes
 // (rare in keys) cost an allocation.
-func unquote(raw string) string {
+func Unquote(raw string) string {
 	inner := raw[1 : len(raw)-1]
 	if strings.IndexByte(inner, '\\') < 0 {
 		return inner
@@ -553,10 +561,10 @@ func unquote(raw string) string {
 	return gjson.Parse(raw).Str
 }
 
-// value returns the gjson.Result of a raw JSON value the engine is about to
+// Value returns the gjson.Result of a raw JSON value a caller is about to
 // read: strings without escapes, objects, arrays and literals are built
 // directly, without parsing them again.
-func value(raw string) gjson.Result {
+func Value(raw string) gjson.Result {
 	if raw == "" {
 		return gjson.Result{}
 	}
