@@ -87,7 +87,7 @@ func Load(path string) (*Set, error) {
 // config behaves exactly as it does sent inline (YAML would reject some JSON
 // escapes, such as \/ and surrogate pairs, and change some characters).
 func Parse(data []byte, source string) (*Set, error) {
-	data = spotify.TrimBOM(data)
+	data = jsonscan.TrimBOM(data)
 	var (
 		configs map[string][]byte // id → the Config's JSON text; nil when the entry is not an object
 		err     error

@@ -587,3 +587,20 @@ func Value(raw string) gjson.Result {
 	}
 	return gjson.Parse(raw)
 }
+
+// LastMember returns the value of obj's last member named key (JSON.parse's
+// reading of a repeated key), or an empty Result when obj is not an object
+// or has no such member.
+func LastMember(obj gjson.Result, key string) gjson.Result {
+	var v gjson.Result
+	if !obj.IsObject() {
+		return v
+	}
+	EachMember(obj.Raw, func(k, _, raw string) bool {
+		if k == key {
+			v = Value(raw)
+		}
+		return true
+	})
+	return v
+}

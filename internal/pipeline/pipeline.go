@@ -14,6 +14,7 @@ import (
 
 	"spotifypixel/internal/apperr"
 	"spotifypixel/internal/destinations"
+	"spotifypixel/internal/jsonscan"
 	"spotifypixel/internal/spotify"
 )
 
@@ -47,7 +48,7 @@ func (q Query) Options() (spotify.Options, error) {
 // Resolve finds the destination a request names: an inline destination with
 // a Config wins; else ?destination, else the inline destination's ID, looked
 // up among the configured ones.
-func Resolve(set *destinations.Set, req *spotify.Request, id string) (string, *spotify.Config, error) {
+func Resolve(set *destinations.Set, req *Request, id string) (string, *spotify.Config, error) {
 	if req.Inline && req.Config != "" && req.Config != "null" {
 		cfg, err := spotify.ParseConfig([]byte(req.Config))
 		if err != nil {
@@ -82,7 +83,7 @@ const (
 // transformers, spanBufs and chunkBufs recycle per-request buffers.
 var (
 	transformers = sync.Pool{New: func() any { return spotify.NewTransformer(nil, spotify.Options{}) }}
-	spanBufs     = sync.Pool{New: func() any { s := make([]spotify.Span, 0, 1024); return &s }}
+	spanBufs     = sync.Pool{New: func() any { s := make([]jsonscan.Span, 0, 1024); return &s }}
 	chunkBufs    = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 )
 
@@ -96,7 +97,7 @@ type Runner struct {
 }
 
 // Transform runs a whole /transform request and appends its response to dst.
-// The body is read once in the usual case: ParseRequestOnePass guesses where the
+// The body is read once in the usual case: ParseOnePass guesses where the
 // batch ends and the engine checks it while transforming; when the guess
 // fails (a malformed body, or members after the batch), the output is
 // dropped and the request runs again on an exactly parsed body, so that
@@ -106,7 +107,7 @@ func (r *Runner) Transform(dst []byte, set *destinations.Set, body []byte, q Que
 	if err != nil {
 		return dst, spotify.Summary{}, err
 	}
-	req, err := spotify.ParseRequestOnePass(body, q.MaxDepth)
+	req, err := ParseOnePass(body, q.MaxDepth)
 	if err != nil {
 		return dst, spotify.Summary{}, err
 	}
@@ -115,7 +116,7 @@ func (r *Runner) Transform(dst []byte, set *destinations.Set, body []byte, q Que
 	if out, sum, err, ok := r.transformRequest(dst, set, &req, q, opts); ok {
 		return out, sum, err
 	}
-	if req, err = spotify.ParseRequestChecked(body, q.MaxDepth); err != nil {
+	if req, err = ParseChecked(body, q.MaxDepth); err != nil {
 		return dst, spotify.Summary{}, err
 	}
 	out, sum, err, ok := r.transformRequest(dst, set, &req, q, opts)
@@ -128,7 +129,7 @@ func (r *Runner) Transform(dst []byte, set *destinations.Set, body []byte, q Que
 // transformRequest answers req; it reports false, with nothing appended,
 // when a guessed request (not Checked) runs into any trouble, for Transform
 // to start again on the exact parse.
-func (r *Runner) transformRequest(dst []byte, set *destinations.Set, req *spotify.Request, q Query, opts spotify.Options) ([]byte, spotify.Summary, error, bool) {
+func (r *Runner) transformRequest(dst []byte, set *destinations.Set, req *Request, q Query, opts spotify.Options) ([]byte, spotify.Summary, error, bool) {
 	var sum spotify.Summary
 	id, cfg, err := Resolve(set, req, q.DestinationID)
 	if err == nil {
@@ -144,19 +145,21 @@ func (r *Runner) transformRequest(dst []byte, set *destinations.Set, req *spotif
 		t := getTransformer(cfg, opts)
 		defer putTransformer(t)
 		capi := collectCAPI(t, opts)
-		out, ok := t.AppendBatch(dst, req, q.MaxEvents, &sum)
+		s, want := req.text()
+		out, end, within := t.AppendEvents(dst, s, req.EventLimit(), q.MaxEvents, &sum)
 		switch {
-		case ok:
+		case within && end == want:
 			out = appendTail(out, &sum, cfg, q, capi)
 			return out, sum, nil, true
 		case !req.Checked:
+			// The guess was wrong (or the body is malformed): start again.
 			return dst[:start], spotify.Summary{}, nil, false
 		}
-		return dst[:start], spotify.Summary{}, tooMany(spotify.CountEvents(req.Batch), q.MaxEvents), true
+		return dst[:start], spotify.Summary{}, tooMany(jsonscan.CountElements(req.Batch.Raw), q.MaxEvents), true
 	}
-	sp := spanBufs.Get().(*[]spotify.Span)
+	sp := spanBufs.Get().(*[]jsonscan.Span)
 	defer spanBufs.Put(sp)
-	spans, ok := spotify.AppendSpans((*sp)[:0], req)
+	spans, ok := req.spans((*sp)[:0])
 	*sp = spans
 	if !ok {
 		return dst[:start], spotify.Summary{}, nil, false
@@ -175,7 +178,7 @@ func (r *Runner) transformRequest(dst []byte, set *destinations.Set, req *spotif
 }
 
 // parallel reports whether req's batch is worth splitting across cores now.
-func (r *Runner) parallel(req *spotify.Request) bool {
+func (r *Runner) parallel(req *Request) bool {
 	procs := runtime.GOMAXPROCS(0)
 	return len(req.Batch.Raw) >= parallelBytes && procs >= 2 && r.busy.Load() <= int64(procs/2)
 }
@@ -227,7 +230,7 @@ func tooMany(n, limit int) error {
 // appendResults transforms the batch, splitting a large one into one chunk
 // per core (errgroup fan-out), each with its own Transformer and buffer, and
 // joins the chunks in order. It reports false when an event is malformed.
-func appendResults(dst []byte, cfg *spotify.Config, opts spotify.Options, req *spotify.Request, spans []spotify.Span, sum *spotify.Summary) ([]byte, []*spotify.CAPIEvents, bool) {
+func appendResults(dst []byte, cfg *spotify.Config, opts spotify.Options, req *Request, spans []jsonscan.Span, sum *spotify.Summary) ([]byte, []*spotify.CAPIEvents, bool) {
 	raw, limit := req.Batch.Raw, req.EventLimit()
 	chunks := min(runtime.GOMAXPROCS(0), len(spans)/(parallelMin/2))
 	if len(spans) < parallelMin || chunks < 2 {

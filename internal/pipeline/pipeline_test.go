@@ -37,7 +37,7 @@ func TestParallelMatchesSequential(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		req, _ := spotify.ParseRequestOnePass(body, 0)
+		req, _ := ParseOnePass(body, 0)
 		d, _ := set.Get("demo")
 		want, wantSum := spotify.NewTransformer(d.Config, spotify.Options{Beacons: true}).AppendResponse(nil, "demo", req.Batch)
 		if !bytes.Equal(got, want) {
@@ -58,18 +58,18 @@ func TestParallelMatchesSequential(t *testing.T) {
 // its own requests.
 func TestRunnerSplitsOnlyWhenCoresAreIdle(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
-	large, err := spotify.ParseRequestOnePass(corpus.Batch(corpus.Events(1, 400)), 0)
+	large, err := ParseOnePass(corpus.Batch(corpus.Events(1, 400)), 0)
 	if err != nil || len(large.Batch.Raw) < parallelBytes {
 		t.Fatalf("the large batch is %d bytes (%v), want at least %d", len(large.Batch.Raw), err, parallelBytes)
 	}
-	small, _ := spotify.ParseRequestOnePass(corpus.Batch(corpus.Events(1, 10)), 0)
+	small, _ := ParseOnePass(corpus.Batch(corpus.Events(1, 10)), 0)
 	var busy, idle Runner
 	for range 3 {
 		busy.busy.Add(1)
 	}
 	for _, c := range []struct {
 		r    *Runner
-		req  *spotify.Request
+		req  *Request
 		want bool
 	}{{&idle, &large, true}, {&busy, &large, false}, {&idle, &small, false}} {
 		if got := c.r.parallel(c.req); got != c.want {
@@ -150,7 +150,7 @@ func transformExact(set *destinations.Set, body []byte, q Query) ([]byte, spotif
 	if err != nil {
 		return nil, spotify.Summary{}, err
 	}
-	req, err := spotify.ParseRequestChecked(body, q.MaxDepth)
+	req, err := ParseChecked(body, q.MaxDepth)
 	if err != nil {
 		return nil, spotify.Summary{}, err
 	}

@@ -11,8 +11,8 @@ import (
 
 	"spotifypixel/internal/apperr"
 	"spotifypixel/internal/jsonscan"
+	"spotifypixel/internal/pipeline"
 	"spotifypixel/internal/rudder"
-	"spotifypixel/internal/spotify"
 	"spotifypixel/internal/upstream"
 )
 
@@ -171,7 +171,7 @@ func (s *sidecar) destinedHere(r *http.Request) (bool, error) {
 	if !ok {
 		return false, nil
 	}
-	return checkForDestType(spotify.TrimBOM(plain), s.depth)
+	return checkForDestType(jsonscan.TrimBOM(plain), s.depth)
 }
 
 // checkForDestType reports whether the JSON text names Spotify Pixel as its
@@ -197,7 +197,7 @@ func checkForDestType(text []byte, limit int) (bool, error) {
 	}
 	// The same check again, for its error as /transform words it: only a
 	// refused body pays for it.
-	return false, spotify.CheckBody(string(text), limit)
+	return false, pipeline.CheckBody(string(text), limit)
 }
 
 // decoded returns the body as JSON text: raw itself, or, when encoding (as

@@ -8,6 +8,7 @@ import (
 
 	"spotifypixel/internal/apperr"
 	"spotifypixel/internal/jsonscan"
+	"spotifypixel/internal/pipeline"
 	"spotifypixel/internal/spotify"
 )
 
@@ -21,12 +22,12 @@ type item struct {
 }
 
 // parseRoot checks a request body with the engine's validator
-// (spotify.CheckBody: strict JSON, nesting at most limit levels, 0 meaning
+// (pipeline.CheckBody: strict JSON, nesting at most limit levels, 0 meaning
 // jsonscan.MaxDepth), which never recurses, before gjson reads it: the body
 // is checked once, and its faults are worded as /transform words them. A
 // leading byte order mark is ignored, as RFC 8259 allows.
 func parseRoot(body []byte, limit int) (gjson.Result, error) {
-	body = spotify.TrimBOM(body)
+	body = jsonscan.TrimBOM(body)
 	if len(bytes.TrimSpace(body)) == 0 {
 		return gjson.Result{}, apperr.New(apperr.BadRequest, "request body is empty")
 	}
@@ -34,7 +35,7 @@ func parseRoot(body []byte, limit int) (gjson.Result, error) {
 		limit = jsonscan.MaxDepth
 	}
 	s := string(body) // the copy gjson's results refer into
-	if err := spotify.CheckBody(s, limit); err != nil {
+	if err := pipeline.CheckBody(s, limit); err != nil {
 		return gjson.Result{}, err
 	}
 	// A repeated key's last occurrence wins, metadata and destinations
@@ -103,7 +104,7 @@ func parseRouter(body []byte, compacted bool, maxItems, depth int) ([]item, erro
 // the body with gjson, so the caller must first make sure that the body does
 // not nest deeper than the limit (the sidecar checks it with jsonscan.Check).
 func DestTypeOf(body []byte) (destType string, ok bool) {
-	s := string(spotify.TrimBOM(body))
+	s := string(jsonscan.TrimBOM(body))
 	if jsonscan.Check(s, math.MaxInt32) == nil { // JSON: a repeated destType's last occurrence wins
 		s = spotify.Canonical(s)
 	}

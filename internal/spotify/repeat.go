@@ -256,28 +256,11 @@ func (c *canonicalizer) appendObject(dst []byte, i int) []byte {
 	return append(dst, '}')
 }
 
-// lastMember returns the value of obj's last member named key (JSON.parse's
-// reading of a repeated key), or an empty Result when obj is not an object
-// or has no such member.
-func lastMember(obj gjson.Result, key string) gjson.Result {
-	var v gjson.Result
-	if !obj.IsObject() {
-		return v
-	}
-	jsonscan.EachMember(obj.Raw, func(k, _, raw string) bool {
-		if k == key {
-			v = jsonscan.Value(raw)
-		}
-		return true
-	})
-	return v
-}
-
 // lastAt reads a dotted path of keys from v, the last member with a key
 // winning at each level, as the event walk reads an event.
 func lastAt(v gjson.Result, path string) gjson.Result {
 	for key := range strings.SplitSeq(path, ".") {
-		if v = lastMember(v, key); !v.Exists() {
+		if v = jsonscan.LastMember(v, key); !v.Exists() {
 			return gjson.Result{}
 		}
 	}

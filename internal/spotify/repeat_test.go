@@ -91,7 +91,7 @@ func FuzzRepeatedKeys(f *testing.F) {
 		f.Add(g[0], g[1], uint64(0x5a5a5a5a))
 	}
 	f.Fuzz(func(t *testing.T, config, event []byte, pick uint64) {
-		if jsonscan.Check(string(event), jsonscan.MaxDepth-batchLevels) != nil || jsonscan.CheckBytes(config, jsonscan.MaxDepth) != nil ||
+		if jsonscan.Check(string(event), eventLimit) != nil || jsonscan.CheckBytes(config, jsonscan.MaxDepth) != nil ||
 			!utf8.Valid(event) || !utf8.Valid(config) {
 			return
 		}
