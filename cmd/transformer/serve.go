@@ -26,11 +26,11 @@ import (
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/sync/errgroup"
 
+	"spotifypixel/internal/capi"
 	"spotifypixel/internal/destinations"
 	"spotifypixel/internal/jsonscan"
 	"spotifypixel/internal/metrics"
 	"spotifypixel/internal/router"
-	"spotifypixel/internal/spotify"
 	"spotifypixel/internal/upstream"
 )
 
@@ -132,7 +132,7 @@ func parseServeConfig(args []string, getenv func(string) string, out io.Writer) 
 	fs.IntVar(&c.MaxJSONDepth, "max-json-depth", jsonscan.MaxDepth, "deepest nesting of JSON arrays and objects accepted in a body")
 	fs.BoolVar(&c.Pprof, "pprof", false, "serve /debug/pprof/ on the metrics listener (needs -metrics-listen)")
 	fs.StringVar(&c.CAPIURL, "capi-url", "https://capi.spotify.com/capi-direct/events/", "Spotify Conversions API endpoint (a proxy or a test sink)")
-	fs.IntVar(&c.CAPIBatchSize, "capi-batch-size", spotify.DefaultCAPIBatchSize, "most events per Conversions API request body")
+	fs.IntVar(&c.CAPIBatchSize, "capi-batch-size", capi.DefaultBatchSize, "most events per Conversions API request body")
 	c.ReloadSettle = 100 * time.Millisecond
 	if err := parseFlags(fs, args, getenv, serveEnv); err != nil {
 		return c, err

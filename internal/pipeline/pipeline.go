@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"spotifypixel/internal/apperr"
+	"spotifypixel/internal/capi"
 	"spotifypixel/internal/destinations"
 	"spotifypixel/internal/jsonscan"
 	"spotifypixel/internal/spotify"
@@ -24,7 +25,7 @@ type Query struct {
 	Include       string // comma-separated outputs: "beacons"
 	MaxEvents     int    // 0 means no limit
 	BeaconURL     string // base of beacons; empty means Spotify's
-	CAPIBatchSize int    // most events per Conversions API envelope; 0: spotify.DefaultCAPIBatchSize
+	CAPIBatchSize int    // most events per Conversions API envelope; 0: capi.DefaultBatchSize
 	MaxDepth      int    // deepest nesting of JSON arrays and objects in the body; 0 means jsonscan.MaxDepth
 }
 
@@ -144,12 +145,12 @@ func (r *Runner) transformRequest(dst []byte, set *destinations.Set, req *Reques
 		// One pass: check, transform and count at once; in trouble, drop the output.
 		t := getTransformer(cfg, opts)
 		defer putTransformer(t)
-		capi := collectCAPI(t, opts)
+		events := collectCAPI(t, opts)
 		s, want := req.text()
 		out, end, within := t.AppendEvents(dst, s, req.EventLimit(), q.MaxEvents, &sum)
 		switch {
 		case within && end == want:
-			out = appendTail(out, &sum, cfg, q, capi)
+			out = appendTail(out, &sum, cfg, q, events)
 			return out, sum, nil, true
 		case !req.Checked:
 			// The guess was wrong (or the body is malformed): start again.
@@ -169,11 +170,11 @@ func (r *Runner) transformRequest(dst []byte, set *destinations.Set, req *Reques
 		// checked whole (the exact run) before it is called too large.
 		return dst[:start], spotify.Summary{}, tooMany(len(spans), q.MaxEvents), req.Checked
 	}
-	out, capi, ok := appendResults(dst, cfg, opts, req, spans, &sum)
+	out, events, ok := appendResults(dst, cfg, opts, req, spans, &sum)
 	if !ok {
 		return dst[:start], spotify.Summary{}, nil, false
 	}
-	out = appendTail(out, &sum, cfg, q, capi...)
+	out = appendTail(out, &sum, cfg, q, events...)
 	return out, sum, nil, true
 }
 
@@ -205,22 +206,22 @@ func CheckCAPI(cfg *spotify.Config, opts spotify.Options) error {
 }
 
 // collectCAPI points t at a fresh collection of CAPI events when asked.
-func collectCAPI(t *spotify.Transformer, opts spotify.Options) *spotify.CAPIEvents {
+func collectCAPI(t *spotify.Transformer, opts spotify.Options) *capi.Events {
 	if !opts.CAPI {
 		return nil
 	}
-	all := &spotify.CAPIEvents{}
+	all := &capi.Events{}
 	t.CollectCAPI(all)
 	return all
 }
 
 // appendTail closes the response, with the CAPI envelopes when collected.
-func appendTail(dst []byte, sum *spotify.Summary, cfg *spotify.Config, q Query, capi ...*spotify.CAPIEvents) []byte {
+func appendTail(dst []byte, sum *spotify.Summary, cfg *spotify.Config, q Query, events ...*capi.Events) []byte {
 	connID, _, ok := cfg.CAPI()
-	if len(capi) == 0 || capi[0] == nil || !ok {
+	if len(events) == 0 || events[0] == nil || !ok {
 		return spotify.AppendResponseTail(dst, sum)
 	}
-	return spotify.AppendResponseTailCAPI(dst, sum, connID, q.CAPIBatchSize, capi...)
+	return spotify.AppendResponseTailCAPI(dst, sum, connID, q.CAPIBatchSize, events...)
 }
 
 func tooMany(n, limit int) error {
@@ -230,19 +231,19 @@ func tooMany(n, limit int) error {
 // appendResults transforms the batch, splitting a large one into one chunk
 // per core (errgroup fan-out), each with its own Transformer and buffer, and
 // joins the chunks in order. It reports false when an event is malformed.
-func appendResults(dst []byte, cfg *spotify.Config, opts spotify.Options, req *Request, spans []jsonscan.Span, sum *spotify.Summary) ([]byte, []*spotify.CAPIEvents, bool) {
+func appendResults(dst []byte, cfg *spotify.Config, opts spotify.Options, req *Request, spans []jsonscan.Span, sum *spotify.Summary) ([]byte, []*capi.Events, bool) {
 	raw, limit := req.Batch.Raw, req.EventLimit()
 	chunks := min(runtime.GOMAXPROCS(0), len(spans)/(parallelMin/2))
 	if len(spans) < parallelMin || chunks < 2 {
 		t := getTransformer(cfg, opts)
 		defer putTransformer(t)
-		capi := collectCAPI(t, opts)
+		events := collectCAPI(t, opts)
 		out, ok := t.AppendSpanResults(dst, raw, spans, 0, limit, sum)
-		return out, []*spotify.CAPIEvents{capi}, ok
+		return out, []*capi.Events{events}, ok
 	}
 	outs := make([]*[]byte, chunks)
 	sums := make([]spotify.Summary, chunks)
-	capis := make([]*spotify.CAPIEvents, chunks)
+	capis := make([]*capi.Events, chunks)
 	var g errgroup.Group
 	per := (len(spans) + chunks - 1) / chunks
 	for c := range chunks {

@@ -3,6 +3,7 @@ package rudder
 import (
 	"github.com/tidwall/gjson"
 
+	"spotifypixel/internal/capi"
 	"spotifypixel/internal/jsonscan"
 	"spotifypixel/internal/spotify"
 )
@@ -19,7 +20,7 @@ func (o Options) capiURL() string {
 
 func (o Options) capiBatchSize() int {
 	if o.CAPIBatchSize <= 0 {
-		return spotify.DefaultCAPIBatchSize
+		return capi.DefaultBatchSize
 	}
 	return o.CAPIBatchSize
 }
@@ -29,19 +30,19 @@ func (o Options) capiBatchSize() int {
 type capiBatch struct {
 	connID, token string
 	destination   string // the destination to echo, raw JSON
-	events        spotify.CAPIEvents
+	events        capi.Events
 	metadata      []string // raw metadata of the job of each event
 }
 
 // appendCAPIDelivery appends one Conversions API delivery request: a POST of
 // the envelope holding events[from:to] with the destination's bearer token.
-func (r *transformRun) appendCAPIDelivery(dst []byte, connID, token string, events *spotify.CAPIEvents, from, to int) []byte {
+func (r *transformRun) appendCAPIDelivery(dst []byte, connID, token string, events *capi.Events, from, to int) []byte {
 	dst = append(dst, `{"version":"1","type":"REST","method":"POST","endpoint":`...)
 	dst = jsonscan.AppendString(dst, r.opts.capiURL())
 	dst = append(dst, `,"headers":{"Authorization":`...)
 	dst = jsonscan.AppendString(dst, "Bearer "+token)
 	dst = append(dst, `,"Content-Type":"application/json"},"params":{},"body":{"JSON":`...)
-	dst = spotify.AppendEnvelopeHead(dst, connID)
+	dst = capi.AppendEnvelopeHead(dst, connID)
 	for i := from; i < to; i++ {
 		if i > from {
 			dst = append(dst, ',')

@@ -33,7 +33,7 @@ type Options struct {
 	BeaconURL     string // endpoint of every delivery request; empty: Spotify's image pixel
 	MaxEvents     int    // most events (array elements) accepted; 0: no limit
 	CAPIURL       string // Conversions API endpoint; empty: DefaultCAPIURL
-	CAPIBatchSize int    // most events per router CAPI envelope; 0: spotify.DefaultCAPIBatchSize
+	CAPIBatchSize int    // most events per router CAPI envelope; 0: capi.DefaultBatchSize
 	MaxDepth      int    // deepest nesting of JSON arrays and objects in the body; 0: jsonscan.MaxDepth
 }
 

@@ -6,6 +6,7 @@ import (
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 
+	"spotifypixel/internal/capi"
 	"spotifypixel/internal/jsonscan"
 	"spotifypixel/internal/spotify"
 )
@@ -31,7 +32,7 @@ type transformRun struct {
 	userID  []byte // the current event's delivery userId, as JSON
 	sum     spotify.Summary
 
-	capi        spotify.CAPIEvents    // the current event's CAPI events (processor)
+	capi        capi.Events           // the current event's CAPI events (processor)
 	capiBatches map[string]*capiBatch // router: CAPI events per destination
 	capiOrder   []string              // router: destinations in first-seen order
 }

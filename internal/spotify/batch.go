@@ -6,6 +6,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"spotifypixel/internal/capi"
 	"spotifypixel/internal/jsonscan"
 )
 
@@ -165,11 +166,11 @@ func AppendResponseTail(dst []byte, sum *Summary) []byte {
 // AppendResponseTailCAPI closes results, appends the summary and then
 // capiRequests: the Conversions API request bodies holding every result's
 // events in order, at most batchSize events each.
-func AppendResponseTailCAPI(dst []byte, sum *Summary, connectionID string, batchSize int, parts ...*CAPIEvents) []byte {
+func AppendResponseTailCAPI(dst []byte, sum *Summary, connectionID string, batchSize int, parts ...*capi.Events) []byte {
 	dst = append(dst, `],"summary":`...)
 	dst = sum.AppendJSON(dst)
 	dst = append(dst, `,"capiRequests":`...)
-	dst = AppendEnvelopes(dst, connectionID, batchSize, parts...)
+	dst = capi.AppendEnvelopes(dst, connectionID, batchSize, parts...)
 	return append(dst, "}\n"...)
 }
 

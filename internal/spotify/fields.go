@@ -28,6 +28,17 @@ const (
 	tConsentProvider // context.consentManagement.provider
 	tConsentStrategy // context.consentManagement.resolutionStrategy
 	tSessionID       // context.sessionId
+	// Read by the Conversions API only (docs/BEHAVIOUR.md §8).
+	tTopTraits         // traits
+	tChannel           // channel
+	tRequestIP         // request_ip
+	tTimestamp         // timestamp
+	tOriginalTimestamp // originalTimestamp
+	tReceivedAt        // receivedAt
+	tIP                // context.ip
+	tDevice            // context.device
+	tTraitsEmail       // context.traits.email
+	tTraitsPhone       // context.traits.phone
 	numTop
 )
 
@@ -35,9 +46,10 @@ const (
 // occurs again, the later occurrence replaces it whole, slots included.
 var children = [numTop]uint32{
 	tContext: 1<<tPage | 1<<tTraits | 1<<tConsent | 1<<tSessionID | 1<<tPageURL | 1<<tPageReferrer |
-		1<<tTraitsUserID | 1<<tTraitsID | 1<<tDeniedConsents | 1<<tConsentProvider | 1<<tConsentStrategy,
+		1<<tTraitsUserID | 1<<tTraitsID | 1<<tDeniedConsents | 1<<tConsentProvider | 1<<tConsentStrategy |
+		1<<tIP | 1<<tDevice | 1<<tTraitsEmail | 1<<tTraitsPhone,
 	tPage:    1<<tPageURL | 1<<tPageReferrer,
-	tTraits:  1<<tTraitsUserID | 1<<tTraitsID,
+	tTraits:  1<<tTraitsUserID | 1<<tTraitsID | 1<<tTraitsEmail | 1<<tTraitsPhone,
 	tConsent: 1<<tDeniedConsents | 1<<tConsentProvider | 1<<tConsentStrategy,
 }
 
@@ -62,6 +74,14 @@ func (f *topFields) get(k topKey) gjson.Result {
 }
 
 func (f *topFields) has(k topKey) bool { return f.set&(1<<k) != 0 }
+
+// rawOf returns the raw text of member k, "" when the event has none.
+func (f *topFields) rawOf(k topKey) string {
+	if !f.has(k) {
+		return ""
+	}
+	return f.raw[k]
+}
 
 // idAt is idText for member k, read from its raw text: a number is taken as
 // written without being parsed (a session id is usually a number).
@@ -111,6 +131,18 @@ func eventKey(key string) (topKey, bool) {
 		return tContext, true
 	case "properties":
 		return tProperties, true
+	case "traits":
+		return tTopTraits, true
+	case "channel":
+		return tChannel, true
+	case "request_ip":
+		return tRequestIP, true
+	case "timestamp":
+		return tTimestamp, true
+	case "originalTimestamp":
+		return tOriginalTimestamp, true
+	case "receivedAt":
+		return tReceivedAt, true
 	}
 	return 0, false
 }
@@ -162,6 +194,10 @@ func (f *topFields) scanContext(s string, i, limit int) int {
 			k = tConsent
 		case "sessionId":
 			k = tSessionID
+		case "ip":
+			k = tIP
+		case "device":
+			k = tDevice
 		default:
 			return jsonscan.SkipValue(s, vs, limit-1)
 		}
@@ -169,7 +205,7 @@ func (f *topFields) scanContext(s string, i, limit int) int {
 			f.replace(k)
 		}
 		var end int
-		if k == tTraits || k == tSessionID { // traits: read further only by conversions with an alias
+		if k == tTraits || k == tSessionID || k == tIP || k == tDevice { // traits: read further only when needed
 			end = jsonscan.SkipValue(s, vs, limit-1)
 		} else {
 			end = f.scanMembers(k, s, vs, limit-1)
@@ -212,6 +248,10 @@ func contextMember(parent topKey, key string) (topKey, bool) {
 		return tTraitsUserID, true
 	case parent == tTraits && key == "id":
 		return tTraitsID, true
+	case parent == tTraits && key == "email":
+		return tTraitsEmail, true
+	case parent == tTraits && key == "phone":
+		return tTraitsPhone, true
 	case parent == tConsent && key == "deniedConsentIds":
 		return tDeniedConsents, true
 	case parent == tConsent && key == "provider":
@@ -246,6 +286,7 @@ const (
 	sIsNewCustomer
 	sEventID
 	sProducts
+	sEmail // read by the Conversions API only
 	numSrc
 )
 
@@ -291,6 +332,8 @@ func srcOf(k string) (srcKey, bool) {
 		return sEventID, true
 	case "products":
 		return sProducts, true
+	case "email":
+		return sEmail, true
 	}
 	return 0, false
 }
@@ -335,6 +378,14 @@ func (f *fields) scan(s string, i, limit int) int {
 		}
 		return end
 	})
+}
+
+// rawOf returns the raw text of k, "" when the object has none.
+func (f *fields) rawOf(k srcKey) string {
+	if f.set&(1<<k) == 0 {
+		return ""
+	}
+	return f.raw[k]
 }
 
 // first returns the raw text of the first present value among srcs.

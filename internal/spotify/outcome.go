@@ -66,6 +66,10 @@ type Call struct {
 	start   int // params span in Outcome.buf
 	end     int
 	beacon  [numBeacon]string // raw JSON of the beacon's values, by slot; "" when absent
+	// What the Conversions API reads besides the beacon's values: the raw
+	// product_name, and where the event_id value stands in Outcome.buf.
+	productName    string
+	idStart, idEnd int
 }
 
 // Outcome is the engine's decision for one event. It is owned by the
@@ -256,7 +260,7 @@ func (t *Transformer) appendCAPI(dst []byte) []byte {
 	dst = t.capi.AppendAll(dst)
 	if t.capiAll != nil {
 		for i := range t.capi.Len() {
-			t.capiAll.add(t.capi.Event(i))
+			t.capiAll.Add(t.capi.Event(i))
 		}
 	}
 	return append(dst, ']')

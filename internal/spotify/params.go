@@ -41,10 +41,11 @@ func beaconSlot(key string) int {
 // param is one row of a docs/BEHAVIOUR.md §4.1 parameter map: an output key and its sources,
 // the first present one winning.
 type param struct {
-	key       string // JSON-quoted output key followed by a colon
-	src       []srcKey
-	beacon    int8 // beacon slot, or -1
-	lineItems bool // the special line_items parameter
+	key         string // JSON-quoted output key followed by a colon
+	src         []srcKey
+	beacon      int8 // beacon slot, or -1
+	lineItems   bool // the special line_items parameter
+	productName bool // product_name, which the Conversions API reads
 }
 
 func p(key string, src ...srcKey) param {
@@ -54,7 +55,7 @@ func p(key string, src ...srcKey) param {
 			b = int8(i)
 		}
 	}
-	return param{key: strconv.Quote(key) + ":", src: src, beacon: b, lineItems: key == "line_items"}
+	return param{key: strconv.Quote(key) + ":", src: src, beacon: b, lineItems: key == "line_items", productName: key == "product_name"}
 }
 
 var (
@@ -86,8 +87,14 @@ func (t *Transformer) appendMap(dst []byte, m []param, props, elem *fields, call
 		}
 		raw = canonical(raw) // an object or array copied whole repeats no key
 		dst = appendMember(dst, pr.key, raw)
-		if call != nil && pr.beacon >= 0 {
+		if call == nil {
+			continue
+		}
+		if pr.beacon >= 0 {
 			call.beacon[pr.beacon] = raw
+		}
+		if pr.productName {
+			call.productName = raw
 		}
 	}
 	return dst
@@ -152,12 +159,14 @@ func eventIDOf(propsID, messageID gjson.Result) gjson.Result {
 }
 
 // appendEventID appends the event_id member as a JSON string, suffixed with
-// -n for the n-th call of a fan-out (n < 0: no suffix).
-func appendEventID(dst []byte, id gjson.Result, n int) []byte {
+// -n for the n-th call of a fan-out (n < 0: no suffix), and records in c
+// where its value stands.
+func appendEventID(dst []byte, id gjson.Result, n int, c *Call) []byte {
 	if !id.Exists() {
 		return dst
 	}
 	dst = appendMember(dst, `"event_id":`, "")
+	c.idStart = len(dst)
 	if id.Type == gjson.String {
 		dst = append(dst, id.Raw[:len(id.Raw)-1]...)
 	} else {
@@ -168,5 +177,7 @@ func appendEventID(dst []byte, id gjson.Result, n int) []byte {
 		dst = append(dst, '-')
 		dst = strconv.AppendInt(dst, int64(n), 10)
 	}
-	return append(dst, '"')
+	dst = append(dst, '"')
+	c.idEnd = len(dst)
+	return dst
 }

@@ -2,9 +2,6 @@ package spotify
 
 import (
 	"spotifypixel/internal/jsonscan"
-	"strings"
-
-	"github.com/tidwall/gjson"
 )
 
 // Objects that repeat a key are read as JavaScript's JSON.parse reads them
@@ -254,15 +251,4 @@ func (c *canonicalizer) appendObject(dst []byte, i int) []byte {
 		dst = c.append(dst, vs)
 	}
 	return append(dst, '}')
-}
-
-// lastAt reads a dotted path of keys from v, the last member with a key
-// winning at each level, as the event walk reads an event.
-func lastAt(v gjson.Result, path string) gjson.Result {
-	for key := range strings.SplitSeq(path, ".") {
-		if v = jsonscan.LastMember(v, key); !v.Exists() {
-			return gjson.Result{}
-		}
-	}
-	return v
 }

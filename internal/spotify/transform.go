@@ -10,6 +10,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"spotifypixel/internal/capi"
 	"spotifypixel/internal/idhash"
 	"spotifypixel/internal/jsonscan"
 )
@@ -43,10 +44,10 @@ type Transformer struct {
 	// beaconHead is the start of every beacon URL (base, pixel id, "&a=")
 	// as a quoted JSON string, made once per Reset.
 	beaconHead []byte
-	utf8OK     bool        // the text being transformed is known to be valid UTF-8
-	limit      int         // how deep an event may nest: a batch's limit less its enclosing levels
-	capi       CAPIEvents  // the current result's Conversions API events
-	capiAll    *CAPIEvents // where every result's CAPI events are collected, or nil
+	utf8OK     bool         // the text being transformed is known to be valid UTF-8
+	limit      int          // how deep an event may nest: a batch's limit less its enclosing levels
+	capi       capi.Events  // the current result's Conversions API events
+	capiAll    *capi.Events // where every result's CAPI events are collected, or nil
 }
 
 // member is one key of the view call's params.
@@ -95,7 +96,7 @@ func (t *Transformer) Forget() {
 
 // CollectCAPI makes the Transformer add every result's Conversions API
 // events to all (with Options.CAPI), for the response's envelopes.
-func (t *Transformer) CollectCAPI(all *CAPIEvents) { t.capiAll = all }
+func (t *Transformer) CollectCAPI(all *capi.Events) { t.capiAll = all }
 
 // Config returns the configuration the Transformer applies.
 func (t *Transformer) Config() *Config { return t.cfg }
@@ -362,7 +363,7 @@ func (t *Transformer) addCall(o *Outcome, cmd Command, elem *fields, id gjson.Re
 	c := &o.Calls[len(o.Calls)-1]
 	o.buf = append(o.buf, '{')
 	o.buf = t.appendMap(o.buf, cmd.spec().params, &t.props, elem, c)
-	o.buf = appendEventID(o.buf, id, n)
+	o.buf = appendEventID(o.buf, id, n, c)
 	o.buf = append(o.buf, '}')
 	c.end = len(o.buf)
 }
@@ -427,8 +428,14 @@ func (t *Transformer) page(o *Outcome) {
 		if b := beaconSlot(m.key); b >= 0 {
 			c.beacon[b] = raw
 		}
+		switch m.key {
+		case "product_name":
+			c.productName = raw
+		case "event_id":
+			c.idStart, c.idEnd = len(o.buf)-len(raw), len(o.buf)
+		}
 	}
-	o.buf = appendEventID(o.buf, id, -1)
+	o.buf = appendEventID(o.buf, id, -1, &c)
 	o.buf = append(o.buf, '}')
 	c.end = len(o.buf)
 	o.Calls = append(o.Calls, c)
