@@ -1,9 +1,11 @@
 package spotify
 
 import (
+	"bytes"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tidwall/gjson"
 
@@ -242,5 +244,24 @@ func BenchmarkTransformKinds(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(evs)), "ns/event")
 		})
+	}
+}
+
+// BenchmarkTransformCAPI is BenchmarkTransform with the Conversions API
+// events of every ok result, as a response with include=capi carries them.
+func BenchmarkTransformCAPI(b *testing.B) {
+	_, batch, eventBytes := benchBatch(b)
+	tr := benchTransformer(b, corpus.Config())
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tr.Reset(tr.Config(), Options{Beacons: true, CAPI: true, Now: func() time.Time { return now }})
+	out, _ := tr.AppendResponse(nil, "bench", batch)
+	if !bytes.Contains(out, []byte(`"capi":[{`)) {
+		b.Fatal("no Conversions API events in the response")
+	}
+	b.SetBytes(eventBytes)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		out, _ = tr.AppendResponse(out[:0], "bench", batch)
 	}
 }
