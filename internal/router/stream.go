@@ -6,14 +6,11 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
 	"spotifypixel/internal/apperr"
-	"spotifypixel/internal/jsonscan"
 	"spotifypixel/internal/pipeline"
-	"spotifypixel/internal/spotify"
 )
 
 // ndjsonType is the media type of streamed batches: one event per line in,
@@ -30,19 +27,17 @@ type ndjsonStream struct {
 	d        Deps
 	w        http.ResponseWriter
 	rc       *http.ResponseController
-	t        *spotify.Transformer
+	st       *pipeline.Stream
 	out      []byte
 	line     []byte
-	sum      spotify.Summary
-	index    int
 	timeout  time.Duration
 	extended time.Time // when the deadlines were last renewed
 }
 
 // streamTransform serves POST /transform with an NDJSON body: it reads one
-// event per line and writes one result per line as it goes, so a stream of
-// any length runs in constant memory. The destination comes from the query.
-// The last line is {"summary": ..., "destinationId": ..., "pixelId": ...}.
+// event per line and writes what pipeline.Stream makes of it as it goes,
+// renewing the deadlines while events arrive. The destination comes from
+// the query.
 func streamTransform(d Deps, w http.ResponseWriter, r *http.Request) {
 	// A stream is scanned for nesting as it arrives, so it is not inflated.
 	if enc := contentEncoding(r); enc != "" && enc != "identity" {
@@ -50,28 +45,17 @@ func streamTransform(d Deps, w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	id := q.Get("destination")
-	if id == "" {
-		writeError(w, r, apperr.New(apperr.BadRequest, "an NDJSON stream needs ?destination=<id>"))
-		return
-	}
 	set := d.Store.Current()
-	noteDestination(r, set, id)
-	dest, err := set.Get(id)
+	noteDestination(r, set, q.Get("destination"))
+	st, err := pipeline.OpenStream(set, pipeline.Query{DestinationID: q.Get("destination"), Include: q.Get("include"),
+		BeaconURL: d.BeaconURL, MaxDepth: d.maxJSONDepth()}, d.MaxBodyBytes)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	opts, err := pipeline.Query{Include: q.Get("include"), BeaconURL: d.BeaconURL}.Options()
-	if err == nil {
-		err = pipeline.CheckCAPI(dest.Config, opts)
-	}
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+	defer st.Close()
 	s := &ndjsonStream{d: d, w: w, rc: http.NewResponseController(w), timeout: d.StreamTimeout,
-		t: spotify.NewTransformer(dest.Config, opts), out: make([]byte, 0, flushBytes+4096)}
+		st: st, out: make([]byte, 0, flushBytes+4096)}
 	if s.timeout <= 0 {
 		s.timeout = 30 * time.Second
 	}
@@ -88,22 +72,12 @@ func streamTransform(d Deps, w http.ResponseWriter, r *http.Request) {
 	br.Reset(r.Body)
 	defer func() { br.Reset(nil); readers.Put(br) }()
 	readErr := s.run(br)
-	info(r).summary = &s.sum
-	d.Metrics.ObserveBatch(&s.sum)
+	info(r).summary = st.Summary()
+	d.Metrics.ObserveBatch(st.Summary())
 	if readErr != nil {
 		setError(r, readErr)
-		s.out = append(s.out, `{"error":`...)
-		s.out = jsonscan.AppendString(s.out, readErr.Error())
-		s.out = append(s.out, "}\n"...)
-	} else {
-		s.out = append(s.out, `{"summary":`...)
-		s.out = s.sum.AppendJSON(s.out)
-		s.out = append(s.out, `,"destinationId":`...)
-		s.out = jsonscan.AppendString(s.out, id)
-		s.out = append(s.out, `,"pixelId":`...)
-		s.out = jsonscan.AppendString(s.out, dest.Config.PixelID)
-		s.out = append(s.out, "}\n"...)
 	}
+	s.out = st.AppendEnd(s.out, readErr)
 	// A stalled stream ran out of both deadlines: give the last write its own,
 	// so the client still gets the results so far and the error line.
 	_ = s.rc.SetWriteDeadline(time.Now().Add(s.timeout))
@@ -117,7 +91,7 @@ func (s *ndjsonStream) run(br *bufio.Reader) error {
 	for {
 		line, tooLong, err := s.readLine(br)
 		if len(bytes.TrimSpace(line)) > 0 || tooLong {
-			s.event(line, tooLong)
+			s.out = s.st.AppendLine(s.out, line, tooLong)
 			// A stream that keeps sending events keeps its deadlines fresh
 			// (renewed at most once a second: it is a timer update, not
 			// free); blank lines do not, so a trickle of them is cut off.
@@ -157,23 +131,6 @@ func (s *ndjsonStream) readLine(br *bufio.Reader) (line []byte, tooLong bool, er
 		}
 		return bytes.TrimSuffix(s.line, []byte("\n")), tooLong, err
 	}
-}
-
-// event transforms one line and appends its result line.
-func (s *ndjsonStream) event(line []byte, tooLong bool) {
-	var o *spotify.Outcome
-	switch {
-	case tooLong:
-		o = s.t.Fail(spotify.ErrInstrumentation, "event is larger than the limit of "+strconv.FormatInt(s.d.MaxBodyBytes, 10)+" bytes")
-	case jsonscan.CheckBytes(line, s.d.maxJSONDepth()) != nil:
-		o = s.t.Fail(spotify.ErrInstrumentation, "event is not valid JSON")
-	default:
-		o = s.t.TransformBytes(line)
-	}
-	s.sum.Add(o)
-	s.out = s.t.AppendResult(s.out, s.index)
-	s.out = append(s.out, '\n')
-	s.index++
 }
 
 // flush writes the gathered output and reports whether the client took it.
