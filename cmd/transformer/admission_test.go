@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -177,4 +178,34 @@ func rawChunkedPost(t *testing.T, s *server, path string, body []byte) net.Conn 
 	t.Cleanup(func() { conn.Close() })
 	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n", path, len(body), body)
 	return conn
+}
+
+// TestPassedOnTrafficTakesNoSlots: in sidecar mode a request for another
+// destination is the upstream's to bound, never this service's: with one
+// slot, processor requests hanging on the upstream leave it to Spotify
+// Pixel's /transform, and a /routerTransform or /batch for another
+// destination reaches the upstream while an NDJSON stream holds the slot
+// (its body is read to find the destType, but it takes no slot for it).
+func TestPassedOnTrafficTakesNoSlots(t *testing.T) {
+	up := hungUpstream(t)
+	s := startServer(t, nil, "-upstream-transformer", up.URL, "-max-inflight", "1", "-upstream-response-header-timeout", "3s")
+	c := boundedClient(t)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	hold := func(path, body string) {
+		wg.Go(func() { _, _ = call(c, http.MethodPost, s.url+path, body) })
+	}
+	hold("/v0/destinations/ga4", `[{}]`)
+	hold("/v0/destinations/webhook", `[{}]`)
+	eventually(t, "two processor requests held by the upstream", func() bool { return up.now.Load() == 2 })
+	if r := s.post("/transform?destination=demo", batchOf(`{"type":"page"}`)); r.status != 200 {
+		t.Fatalf("Spotify /transform beside two passed-on requests: %d %s", r.status, r.body)
+	}
+	openStream(t, s) // the one slot is taken now
+	hold("/routerTransform", `{"destType":"ga4","input":[]}`)
+	hold("/batch", `{"destType":"webhook","input":[]}`)
+	eventually(t, "the router and batch requests held by the upstream", func() bool { return up.now.Load() == 4 })
+	if n := rejected(s, "in_flight_limit"); n != 0 {
+		t.Errorf("passed-on requests refused at this service's limit %v times", n)
+	}
 }

@@ -15,7 +15,7 @@ func Baseline(d Deps, response []byte) http.Handler {
 	r := chi.NewRouter()
 	r.Use(chain(d)...)
 	r.Group(func(r chi.Router) {
-		r.Use(bearerAuth(d.AuthToken))
+		r.Use(newLimits(d).body(transformBody), bearerAuth(d.AuthToken))
 		r.Post("/transform", func(w http.ResponseWriter, r *http.Request) {
 			in, ok := readJSONBody(w, r, d.MaxBodyBytes)
 			if !ok {

@@ -8,13 +8,11 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"spotifypixel/internal/jsonscan"
-	"spotifypixel/internal/rudder"
 )
 
 // DefaultMaxJSONDepth is the deepest nesting of JSON arrays and objects a
@@ -45,11 +43,10 @@ type limits struct {
 	rejected *prometheus.CounterVec // by reason; nil: not counted
 	timeout  time.Duration          // 0: none
 	depth    int
-	sidecar  bool // requests for other destinations go to the upstream, unparsed here
 }
 
 func newLimits(d Deps) *limits {
-	l := &limits{timeout: d.RequestTimeout, depth: d.maxJSONDepth(), sidecar: d.Upstream != nil,
+	l := &limits{timeout: d.RequestTimeout, depth: d.maxJSONDepth(),
 		maxBody: d.MaxBodyBytes}
 	if d.MaxInFlight > 0 {
 		l.sem = make(chan struct{}, d.MaxInFlight)
@@ -76,46 +73,65 @@ func (l *limits) count(reason string) {
 	}
 }
 
-// middleware applies the limits in order: admission (the body budget up
-// front for a known length; the slot now for a request without a body or
-// an NDJSON stream, else once the body has arrived), deadline, nesting.
-func (l *limits) middleware(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// GETs are cheap; in sidecar mode, requests that only pass through
-		// to rudder-transformer are bounded by it, not by this service's
-		// limits (a slow user transformation must not become a 502 here,
-		// nor other destinations' traffic use up Spotify Pixel's capacity).
-		if r.Method == http.MethodGet || r.Method == http.MethodHead || !l.mayParse(r) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		stream := isNDJSON(r)
-		t := &ticket{l: l}
-		defer t.drop()
-		if err := l.enter(r, t, stream); err != nil {
-			writeError(w, r, err)
-			return
-		}
-		if stream && l.streams != nil {
-			defer func() { <-l.streams }()
-		}
-		r = withTicket(r, t)
-		if l.timeout > 0 && !stream {
-			// NDJSON streams are exempt: they renew their own deadlines
-			// per event line read and per flush (stream.go), so that silence is bounded, not length.
-			ctx, cancel := context.WithTimeout(r.Context(), l.timeout)
-			defer cancel()
-			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(l.timeout))
-			r = r.WithContext(ctx)
-			if hasBody(r) {
-				r.Body = &deadlineBody{ReadCloser: r.Body, timeout: l.timeout}
+// bodyPolicy is how the limits treat one route's bodies: router.go gives
+// each route that takes a body its own, so that no limit decides by the path.
+type bodyPolicy struct {
+	// streams: an NDJSON body is a stream, which takes its slot at its start,
+	// from the streams' share, and renews its own deadlines.
+	streams bool
+	// admitLater: the handler admits the request once it knows the body is
+	// this service's (the sidecar's byDestType, proxy.go), so that traffic
+	// passed on to the upstream never waits for a slot here.
+	admitLater bool
+	// guard says whether the body's nesting is checked as it is read (nil:
+	// never). A handler that checks its body with jsonscan.Check (strict
+	// JSON and the nesting limit in one pass, without recursion) before
+	// gjson reads it needs no guard, so that its bytes are not scanned
+	// twice.
+	guard func(*http.Request) bool
+}
+
+// transformBody is the policy of POST /transform: a JSON body is checked by
+// the pipeline while it is transformed; an NDJSON stream is guarded, which
+// cuts a line that nests too deep so that it alone fails.
+var transformBody = bodyPolicy{streams: true, guard: isNDJSON}
+
+// body returns the middleware that applies the limits to a route's bodies,
+// in order: admission (the body budget up front for a known length; the
+// slot now for a request without a body or an NDJSON stream, else once the
+// body has arrived), deadline, nesting.
+func (l *limits) body(p bodyPolicy) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			stream := p.streams && isNDJSON(r)
+			t := &ticket{l: l}
+			defer t.drop()
+			if err := l.enter(r, t, stream, p.admitLater); err != nil {
+				writeError(w, r, err)
+				return
 			}
-		}
-		if hasBody(r) && needsNestingGuard(r) {
-			l.guardNesting(r)
-		}
-		next.ServeHTTP(w, r)
-	})
+			if stream && l.streams != nil {
+				defer func() { <-l.streams }()
+			}
+			r = withTicket(r, t)
+			if l.timeout > 0 && !stream {
+				// NDJSON streams are exempt: they renew their own deadlines
+				// per event line read and per flush (stream.go), so that
+				// silence is bounded, not length.
+				ctx, cancel := context.WithTimeout(r.Context(), l.timeout)
+				defer cancel()
+				_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(l.timeout))
+				r = r.WithContext(ctx)
+				if hasBody(r) {
+					r.Body = &deadlineBody{ReadCloser: r.Body, timeout: l.timeout}
+				}
+			}
+			if hasBody(r) && p.guard != nil && p.guard(r) {
+				l.guardNesting(r)
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 }
 
 // enter admits r as far as it can be before its body is read: a stream
@@ -124,7 +140,7 @@ func (l *limits) middleware(next http.Handler) http.Handler {
 // longer than -max-body-bytes is left to its handler's 413), and any other
 // is charged as it arrives. The body is wrapped to take the slot when it
 // ends.
-func (l *limits) enter(r *http.Request, t *ticket, stream bool) error {
+func (l *limits) enter(r *http.Request, t *ticket, stream, later bool) error {
 	switch {
 	case stream && l.sem != nil:
 		select {
@@ -149,61 +165,11 @@ func (l *limits) enter(r *http.Request, t *ticket, stream bool) error {
 		}
 		prepaid = r.ContentLength
 	}
-	// In sidecar mode /routerTransform and /batch are read before it is known
-	// whether they are this service's: byDestType (proxy.go) admits them
-	// once they are, so that passed-on traffic never waits for a slot here.
-	later := l.sidecar && (r.URL.Path == "/routerTransform" || r.URL.Path == "/batch")
 	r.Body = &heldBody{ReadCloser: r.Body, m: meter{t: t, charged: prepaid}, admitLater: later}
 	return nil
 }
 
 func hasBody(r *http.Request) bool { return r.Body != nil && r.Body != http.NoBody }
-
-// mayParse reports whether this service may parse the body of r. In sidecar
-// mode the bodies that can only be proxied (proxy.go) are passed through
-// unchecked: the upstream parses them, and checking would cost a scan (and
-// for gzip an extra inflation) of traffic this service never reads. The
-// routes that decide by the body (/routerTransform, /batch) are checked.
-func (l *limits) mayParse(r *http.Request) bool {
-	if !l.sidecar {
-		return true
-	}
-	switch p := r.URL.Path; {
-	case p == "/transform", p == "/routerTransform", p == "/batch":
-		return true
-	case strings.HasPrefix(p, "/v0/destinations/"):
-		return rudder.IsDestination(strings.TrimPrefix(p, "/v0/destinations/"))
-	}
-	return false
-}
-
-// needsNestingGuard reports whether a body must be checked for nesting as
-// it is read, before any handler hands it to a parser that recurses. The
-// bodies whose handlers check them with the engine's validator
-// (jsonscan.Check, strict JSON and the nesting limit in one pass, without
-// recursion) before gjson reads them are exempt, so that their bytes are not
-// scanned twice:
-//   - a JSON /transform body (the pipeline checks it while transforming);
-//   - the Spotify Pixel processor transform, /v0/destinations/spotify_pixel
-//     (rudder.Processor checks the body, inflated when it is gzip);
-//   - /routerTransform and /batch: rudder.Router checks the body; in sidecar
-//     mode destinedHere (proxy.go) checks it before it reads its destType,
-//     and a body proxied to the upstream is not parsed here.
-//
-// An NDJSON /transform stream keeps the guard, which cuts a line that nests
-// too deep so that it alone fails; so does every other route, which takes
-// no JSON this service parses.
-func needsNestingGuard(r *http.Request) bool {
-	switch p := r.URL.Path; {
-	case p == "/transform":
-		return isNDJSON(r)
-	case p == "/routerTransform", p == "/batch":
-		return false
-	case strings.HasPrefix(p, "/v0/destinations/"):
-		return !rudder.IsDestination(strings.TrimPrefix(p, "/v0/destinations/"))
-	}
-	return true
-}
 
 // errBodyTimeout is why a body read failed when the request timeout passed
 // first; writeError answers it with 408.

@@ -109,12 +109,13 @@ func newTestLimits(d Deps) (*limits, *metrics.Metrics) {
 
 // TestInFlightLimit fills every slot with requests that wait, checks that
 // one more POST is refused with 503, Retry-After and a JSON error and is
-// counted, that GETs still pass, and that a slot frees up afterwards.
+// counted, and that a slot frees up afterwards (that GETs never wait behind
+// the limit is TestStreamsLeaveSlotsForRequests', on the real server).
 func TestInFlightLimit(t *testing.T) {
 	l, m := newTestLimits(Deps{MaxInFlight: 2})
 	release := make(chan struct{})
 	entered := make(chan struct{}, 2)
-	h := requestID(l.middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := requestID(l.body(transformBody)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// As every handler does: the slot is taken when the body has been read.
 		if _, err := io.ReadAll(r.Body); err != nil {
 			writeError(w, r, bodyError(err, 0))
@@ -144,11 +145,6 @@ func TestInFlightLimit(t *testing.T) {
 	if got := testutil.ToFloat64(m.Rejected.WithLabelValues("in_flight_limit")); got != 1 {
 		t.Errorf("rejections counted %v times", got)
 	}
-	rec = httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/health", http.NoBody))
-	if rec.Code != 200 {
-		t.Errorf("GET waited behind the limit: %d", rec.Code)
-	}
 	close(release)
 	wg.Wait()
 	rec = httptest.NewRecorder()
@@ -164,7 +160,7 @@ func TestInFlightLimit(t *testing.T) {
 func TestRequestTimeoutContext(t *testing.T) {
 	l, _ := newTestLimits(Deps{RequestTimeout: 20 * time.Millisecond})
 	var ctxErr, streamErr error
-	h := l.middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := l.body(transformBody)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isNDJSON(r) {
 			streamErr = r.Context().Err()
 			return
@@ -273,24 +269,6 @@ func TestMetricsListenerHeaders(t *testing.T) {
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, http.NoBody))
 		if rec.Header().Get("X-Content-Type-Options") != "nosniff" {
 			t.Errorf("%s: no nosniff", path)
-		}
-	}
-}
-
-// TestSidecarPassesProxiedBodies: in sidecar mode only the bodies this
-// service may parse are checked; standalone, every body is.
-func TestSidecarPassesProxiedBodies(t *testing.T) {
-	for path, want := range map[string]bool{
-		"/transform": true, "/routerTransform": true, "/batch": true,
-		"/v0/destinations/spotify_pixel": true, "/v0/destinations/SPOTIFY_PIXEL": true,
-		"/v0/destinations/webhook": false, "/v1/destinations/spotify_pixel": false, "/customTransform": false,
-	} {
-		r := httptest.NewRequest(http.MethodPost, path, http.NoBody)
-		if got := (&limits{sidecar: true}).mayParse(r); got != want {
-			t.Errorf("sidecar %s: %v, want %v", path, got, want)
-		}
-		if !(&limits{}).mayParse(r) {
-			t.Errorf("standalone %s not checked", path)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"spotifypixel/internal/destinations"
 	"spotifypixel/internal/metrics"
+	"spotifypixel/internal/rudder"
 	"spotifypixel/internal/upstream"
 )
 
@@ -61,18 +62,33 @@ func New(d Deps) http.Handler {
 	// an open capability document, polled by rudder-server like a health check.
 	// In sidecar mode the transforms of other destinations are proxied
 	// before auth: the upstream answers for them.
+	//
+	// Each route that takes a body gets the limits (limit.go) with its own
+	// policy; the limits are shared, so that every route counts against one
+	// in-flight cap and one body budget. GETs take none: the operational
+	// routes never wait behind the work.
 	rf := newRudderFront(d)
 	sc := newSidecar(d)
 	auth := bearerAuth(d.AuthToken)
+	l := newLimits(d)
 	r.Get("/features", rf.features)
-	r.With(auth).Post("/transform", transform(d))
-	r.Method(http.MethodPost, "/v0/destinations/{destination}", sc.processor(auth(http.HandlerFunc(rf.processor))))
-	r.Method(http.MethodPost, "/routerTransform", sc.byDestType(auth(http.HandlerFunc(rf.router))))
+	r.With(l.body(transformBody), auth).Post("/transform", transform(d))
+	// The processor transform: the sidecar passes other destinations on
+	// before any limit; rudder.Processor checks a Spotify Pixel body itself
+	// (inflated when it is gzip), and any other is guarded.
+	r.Method(http.MethodPost, "/v0/destinations/{destination}",
+		sc.processor(l.body(bodyPolicy{guard: notSpotifyPixel})(auth(http.HandlerFunc(rf.processor)))))
+	// /routerTransform and /batch name their destination inside the body:
+	// rudder.Router checks it, and in sidecar mode byDestType checks it before
+	// it reads its destType and admits it only once it is known to be ours.
+	byBody := l.body(bodyPolicy{admitLater: sc != nil})
+	r.Method(http.MethodPost, "/routerTransform", byBody(sc.byDestType(auth(http.HandlerFunc(rf.router)))))
 	if sc != nil {
 		// Sidecar mode: /batch is ours for Spotify Pixel (which has no batch
 		// transform); rudder-transformer's routes are declared so that their
-		// metrics carry the pattern; any other path is proxied too.
-		r.Method(http.MethodPost, "/batch", sc.byDestType(http.HandlerFunc(noBatch)))
+		// metrics carry the pattern; any other path is proxied too, unlimited
+		// here: the upstream's own timeouts and cap bound it.
+		r.Method(http.MethodPost, "/batch", byBody(sc.byDestType(http.HandlerFunc(noBatch))))
 		for _, p := range upstreamRoutes() {
 			r.HandleFunc(p, sc.proxy)
 		}
@@ -82,12 +98,18 @@ func New(d Deps) http.Handler {
 }
 
 // chain is the middleware every route runs under, in order: request id,
-// security headers, metrics and access log, panic recovery, then the limits
-// of routes that take a body. Baseline runs the same chain.
+// security headers, metrics and access log, panic recovery. Baseline runs
+// the same chain.
 func chain(d Deps) []func(http.Handler) http.Handler {
 	return []func(http.Handler) http.Handler{
-		requestID, securityHeaders, instrument(d.Metrics, d.Logger), recoverer(d.Logger), newLimits(d).middleware,
+		requestID, securityHeaders, instrument(d.Metrics, d.Logger), recoverer(d.Logger),
 	}
+}
+
+// notSpotifyPixel reports whether a processor request names another
+// destination than Spotify Pixel, whose body no handler here checks.
+func notSpotifyPixel(r *http.Request) bool {
+	return !rudder.IsDestination(chi.URLParam(r, "destination"))
 }
 
 // MetricsOnly is the handler of a separate metrics listener.

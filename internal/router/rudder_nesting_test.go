@@ -292,34 +292,3 @@ func TestRudderNestingLimitBoundary(t *testing.T) {
 		}
 	}
 }
-
-// TestNeedsNestingGuard: the bodies the engine's validator checks before
-// gjson reads them are not guarded as they arrive; every other one is.
-func TestNeedsNestingGuard(t *testing.T) {
-	for _, c := range []struct {
-		path, contentType string
-		guard             bool
-	}{
-		{"/transform", "application/json", false},
-		{"/transform", "", false},
-		{"/transform", "application/x-ndjson", true},
-		{"/v0/destinations/spotify_pixel", "application/json", false},
-		{"/v0/destinations/Spotify_Pixel", "", false},
-		{"/v0/destinations/spotify_pixel", "application/x-ndjson", false}, // refused (415) unread
-		{"/routerTransform", "application/json", false},
-		{"/batch", "application/json", false},
-		{"/v0/destinations/ga4", "application/json", true},
-		{"/v0/destinations/spotify_pixel/proxy", "application/json", true},
-		{"/v1/destinations/spotify_pixel", "application/json", true},
-		{"/customTransform", "application/json", true},
-		{"/nowhere", "", true},
-	} {
-		r := httptest.NewRequest(http.MethodPost, c.path, strings.NewReader("[]"))
-		if c.contentType != "" {
-			r.Header.Set("Content-Type", c.contentType)
-		}
-		if got := needsNestingGuard(r); got != c.guard {
-			t.Errorf("%s (%q): guard %v, want %v", c.path, c.contentType, got, c.guard)
-		}
-	}
-}
