@@ -79,7 +79,7 @@ func parseRequest(body []byte, limit int, guess bool) (Request, error) {
 			if !r.Checked && s[vs] == '[' {
 				r.Batch = gjson.Result{Type: gjson.JSON, Raw: s[vs:batchEnd]}
 				r.rest = s[vs:]
-				return -1 // the rest is the batch's, and AppendBatch's to check
+				return -1 // the rest is the batch's, and AppendEvents's to check
 			}
 			end := jsonscan.SkipValue(s, vs, limit-1)
 			r.Batch = jsonscan.Value(s[vs:end])

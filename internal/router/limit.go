@@ -210,8 +210,8 @@ func (e *errTooDeep) Error() string {
 // deep is cut at the limit, so it alone fails (as invalid JSON) and its
 // neighbours are unaffected. Bodies are scanned as they arrive, never
 // inflated: the routes that inflate gzip bodies, the RudderStack ones and
-// /transform JSON, are exempt (needsNestingGuard) and check the inflated text themselves with the
-// engine's validator.
+// /transform JSON, are exempt (their bodyPolicy has no guard) and check the
+// inflated text themselves with jsonscan.Check.
 func (l *limits) guardNesting(r *http.Request) {
 	r.Body = &depthBody{ReadCloser: r.Body, s: depthScanner{n: jsonscan.Nesting{Max: l.depth}, lines: isNDJSON(r)}}
 }

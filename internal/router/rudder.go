@@ -65,7 +65,7 @@ func (f *rudderFront) features(w http.ResponseWriter, r *http.Request) {
 
 // serve reads the body (gzip or not), runs fn, counts the events and
 // writes the reply (gzip when the client accepts it). The body is not
-// guarded as it arrives (needsNestingGuard): fn checks it, nesting limit
+// guarded as it arrives (its route's bodyPolicy has no guard): fn checks it, nesting limit
 // included, with the engine's validator before gjson reads it.
 func (f *rudderFront) serve(w http.ResponseWriter, r *http.Request, fn transformFunc) {
 	if err := checkJSON(r); err != nil {
