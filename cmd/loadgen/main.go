@@ -30,6 +30,7 @@ import (
 	"spotifypixel/internal/metrics"
 	"spotifypixel/internal/pipeline"
 	"spotifypixel/internal/router"
+	"spotifypixel/internal/spotify"
 	"spotifypixel/internal/testkit/corpus"
 )
 
@@ -328,7 +329,22 @@ func deps() router.Deps {
 
 func productHandler() http.Handler { return router.New(deps()) }
 
-func baselineHandler(canned []byte) http.Handler { return router.Baseline(deps(), canned) }
+// baselineHandler is the same router, middleware, auth and body reading as
+// productHandler, with a canned answer where the engine would run: the
+// ratio of the two is what the engine costs.
+func baselineHandler(answer []byte) http.Handler {
+	d := deps()
+	d.Runner = canned(answer)
+	return router.New(d)
+}
+
+// canned answers every /transform body with the same response.
+type canned []byte
+
+// Transform appends the canned response, ignoring the body.
+func (c canned) Transform(dst []byte, _ *destinations.Set, _ []byte, _ pipeline.Query) ([]byte, spotify.Summary, error) {
+	return append(dst, c...), spotify.Summary{}, nil
+}
 
 // serve starts h on a loopback port and returns its URL and a stop function.
 func serve(h http.Handler) (string, func(), error) {

@@ -12,7 +12,9 @@ import (
 
 	"spotifypixel/internal/destinations"
 	"spotifypixel/internal/metrics"
+	"spotifypixel/internal/pipeline"
 	"spotifypixel/internal/rudder"
+	"spotifypixel/internal/spotify"
 	"spotifypixel/internal/upstream"
 )
 
@@ -39,6 +41,16 @@ type Deps struct {
 	BodyBudget     int64         // request body bytes (received and inflated) held at once by all requests; beyond: 503 with Retry-After. 0: no budget
 	RequestTimeout time.Duration // a body must arrive within it (else 408); the handler's context ends at it. 0: none
 	MaxJSONDepth   int           // deepest nesting of JSON arrays and objects in a body; 0: DefaultMaxJSONDepth
+	// Runner runs /transform JSON bodies; nil: a pipeline.Runner. The load
+	// tool's baseline puts a canned answer here, to measure everything but
+	// the engine.
+	Runner BatchRunner
+}
+
+// BatchRunner runs one /transform JSON body and appends its answer to dst:
+// the pipeline in service, a stand-in where the engine's cost is left out.
+type BatchRunner interface {
+	Transform(dst []byte, set *destinations.Set, body []byte, q pipeline.Query) ([]byte, spotify.Summary, error)
 }
 
 // New returns the service's HTTP handler.
@@ -98,8 +110,7 @@ func New(d Deps) http.Handler {
 }
 
 // chain is the middleware every route runs under, in order: request id,
-// security headers, metrics and access log, panic recovery. Baseline runs
-// the same chain.
+// security headers, metrics and access log, panic recovery.
 func chain(d Deps) []func(http.Handler) http.Handler {
 	return []func(http.Handler) http.Handler{
 		requestID, securityHeaders, instrument(d.Metrics, d.Logger), recoverer(d.Logger),

@@ -36,7 +36,10 @@ func putBuf(b *bytes.Buffer) {
 
 // transform serves POST /transform (docs/BEHAVIOUR.md §7).
 func transform(d Deps) http.HandlerFunc {
-	var runner pipeline.Runner // this router's requests in flight, shared
+	runner := d.Runner
+	if runner == nil {
+		runner = new(pipeline.Runner) // this router's requests in flight, shared
+	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		if isNDJSON(r) {
 			streamTransform(d, w, r)
