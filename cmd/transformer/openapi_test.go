@@ -22,6 +22,7 @@ import (
 	"github.com/pb33f/libopenapi-validator/schema_validation"
 	"github.com/pb33f/libopenapi/datamodel/high/base"
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
+	"github.com/tidwall/gjson"
 
 	"spotifypixel/api"
 	"spotifypixel/internal/testkit"
@@ -236,8 +237,8 @@ func describe[E error](errs []E) string {
 }
 
 // openAPIGoldens sends every golden case (its config inline, with the
-// outputs it asks for, beacons added to the rest) through /transform, as
-// JSON and as an NDJSON stream of one line, and validates both exchanges.
+// outputs it asks for, beacons added to the rest; every other one with the
+// explain trace) through /transform, and validates each exchange.
 func openAPIGoldens(t *testing.T, a *apiCheck) {
 	const token = "tok-openapi"
 	a = a.on(t, startServer(t, map[string]string{"TRANSFORMER_AUTH_TOKEN": token}))
@@ -245,7 +246,7 @@ func openAPIGoldens(t *testing.T, a *apiCheck) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no golden cases: %v", err)
 	}
-	for _, f := range files {
+	for i, f := range files {
 		var c struct {
 			Config  json.RawMessage `json:"config"`
 			Include string          `json:"include"`
@@ -261,9 +262,16 @@ func openAPIGoldens(t *testing.T, a *apiCheck) {
 		}
 		body := fmt.Sprintf(`{"destination":{"ID":"golden","Config":%s},"batch":[%s]}`, c.Config, c.Event)
 		auth := []string{"Authorization", "Bearer " + token}
-		r := a.exchange(filepath.Base(f), http.MethodPost, "/transform?include="+include, "application/json", []byte(body), requestWhenOK, auth...)
+		path := "/transform?include=" + include
+		if i%2 == 1 {
+			path += "&explain=1"
+		}
+		r := a.exchange(filepath.Base(f), http.MethodPost, path, "application/json", []byte(body), requestWhenOK, auth...)
 		if r.status != 200 && r.status != 422 {
 			t.Errorf("%s: status %d: %s", f, r.status, r.body)
+		}
+		if explained := gjson.GetBytes(r.body, "results.0.explain").IsArray(); r.status == 200 && explained != (i%2 == 1) {
+			t.Errorf("%s: explain asked %v, trace present %v", f, i%2 == 1, explained)
 		}
 	}
 }

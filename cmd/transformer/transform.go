@@ -18,12 +18,13 @@ func runTransform(args []string, getenv func(string) string, stdin io.Reader, st
 	fs := flag.NewFlagSet("transform", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: transformer transform [-destinations FILE] [-destination ID] [-include beacons] [-pretty] [FILE|-]")
+		fmt.Fprintln(fs.Output(), "usage: transformer transform [-destinations FILE] [-destination ID] [-include beacons,capi] [-explain] [-pretty] [FILE|-]")
 		fs.PrintDefaults()
 	}
 	destFile := fs.String("destinations", "", "destinations file, JSON or YAML (env TRANSFORMER_DESTINATIONS; empty: the embedded demo destination)")
 	destID := fs.String("destination", "", "configured destination to use when the body carries no destination.Config")
-	include := fs.String("include", "", "extra outputs: beacons")
+	include := fs.String("include", "", "extra outputs, comma-separated: beacons, capi")
+	explain := fs.Bool("explain", false, "add each result's decision steps (explain), as ?explain=1 does")
 	pretty := fs.Bool("pretty", false, "indent the JSON output for reading")
 	beaconURL := fs.String("beacon-url", "", "base URL of beacons (env TRANSFORMER_BEACON_URL; empty: Spotify's image pixel)")
 	if err := parseFlags(fs, args, getenv, map[string]string{"destinations": "TRANSFORMER_DESTINATIONS", "beacon-url": "TRANSFORMER_BEACON_URL"}); err != nil {
@@ -40,7 +41,7 @@ func runTransform(args []string, getenv func(string) string, stdin io.Reader, st
 	if err != nil {
 		return err
 	}
-	out, _, err := new(pipeline.Runner).Transform(nil, set, body, pipeline.Query{DestinationID: *destID, Include: *include, BeaconURL: *beaconURL})
+	out, _, err := new(pipeline.Runner).Transform(nil, set, body, pipeline.Query{DestinationID: *destID, Include: *include, BeaconURL: *beaconURL, Explain: *explain})
 	if err != nil {
 		return err
 	}

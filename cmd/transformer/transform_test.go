@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"flag"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/tidwall/gjson"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/demo-response.json from the program's output")
@@ -85,5 +88,39 @@ func TestTransformRefusesBadInput(t *testing.T) {
 	}
 	if _, err := runCLI(t, "", "transform", "a", "b"); err == nil || exitCode(err) != 2 {
 		t.Errorf("two files: %v", err)
+	}
+}
+
+// TestExplainEveryFront: ?explain=1 on a /transform batch, ?explain=true
+// on an NDJSON stream and -explain on the CLI each give every result its
+// trace, ending at the step that decided it; without it there is none.
+func TestExplainEveryFront(t *testing.T) {
+	s := startServer(t, nil)
+	events := `{"type":"track","event":"Order Completed","messageId":"a","properties":{"total":3}}`
+	unmapped := `{"type":"track","event":"Nothing","messageId":"b"}`
+	lastStep := func(result gjson.Result) string {
+		steps := result.Get("explain").Array()
+		if len(steps) == 0 {
+			return ""
+		}
+		l := steps[len(steps)-1]
+		return l.Get("step").Str + " " + l.Get("verdict").Str
+	}
+	r := s.post("/transform?destination=demo&explain=1", batchOf(events, unmapped))
+	res := gjson.GetBytes(r.body, "results").Array()
+	if r.status != 200 || len(res) != 2 || lastStep(res[0]) != "beacon info" || lastStep(res[1]) != "mapping filtered" {
+		t.Fatalf("batch: %d %s", r.status, r.body)
+	}
+	if r := s.post("/transform?destination=demo", batchOf(events)); strings.Contains(string(r.body), `"explain"`) {
+		t.Errorf("a trace without ?explain: %s", r.body)
+	}
+	st := s.do(http.MethodPost, "/transform?destination=demo&explain=true", "application/x-ndjson", []byte(unmapped+"\n{\n"))
+	lines := strings.Split(strings.TrimSpace(string(st.body)), "\n")
+	if st.status != 200 || len(lines) != 3 || lastStep(gjson.Parse(lines[0])) != "mapping filtered" || lastStep(gjson.Parse(lines[1])) != "input error" {
+		t.Fatalf("stream: %d %s", st.status, st.body)
+	}
+	out, err := runCLI(t, batchOf(unmapped), "transform", "-destination", "demo", "-explain", "-")
+	if err != nil || lastStep(gjson.Get(out, "results.0")) != "mapping filtered" {
+		t.Fatalf("CLI: %v %s", err, out)
 	}
 }

@@ -22,7 +22,8 @@ import (
 // Query is what a request asks for besides its body.
 type Query struct {
 	DestinationID string // ?destination= or -destination; "" when not given
-	Include       string // comma-separated outputs: "beacons"
+	Include       string // comma-separated outputs: "beacons", "capi"
+	Explain       bool   // add each result's decision steps (?explain=1)
 	MaxEvents     int    // 0 means no limit
 	BeaconURL     string // base of beacons; empty means Spotify's
 	CAPIBatchSize int    // most events per Conversions API envelope; 0: capi.DefaultBatchSize
@@ -31,7 +32,7 @@ type Query struct {
 
 // Options parses the include list into engine options.
 func (q Query) Options() (spotify.Options, error) {
-	opts := spotify.Options{BeaconURL: q.BeaconURL}
+	opts := spotify.Options{BeaconURL: q.BeaconURL, Explain: q.Explain}
 	for _, part := range strings.Split(q.Include, ",") {
 		switch strings.TrimSpace(part) {
 		case "":

@@ -47,7 +47,7 @@ func streamTransform(d Deps, w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	set := d.Store.Current()
 	noteDestination(r, set, q.Get("destination"))
-	st, err := pipeline.OpenStream(set, pipeline.Query{DestinationID: q.Get("destination"), Include: q.Get("include"),
+	st, err := pipeline.OpenStream(set, pipeline.Query{DestinationID: q.Get("destination"), Include: q.Get("include"), Explain: explainAsked(r),
 		BeaconURL: d.BeaconURL, MaxDepth: d.maxJSONDepth()}, d.MaxBodyBytes)
 	if err != nil {
 		writeError(w, r, err)

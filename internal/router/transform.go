@@ -53,6 +53,7 @@ func transform(d Deps) http.HandlerFunc {
 		q := pipeline.Query{
 			DestinationID: r.URL.Query().Get("destination"),
 			Include:       r.URL.Query().Get("include"),
+			Explain:       explainAsked(r),
 			MaxEvents:     d.MaxBatchEvents,
 			BeaconURL:     d.BeaconURL,
 			CAPIBatchSize: d.CAPIBatchSize,
@@ -185,4 +186,11 @@ func bodyReadError(err error) string {
 		return "reading request body: the body ended early"
 	}
 	return "reading request body: the connection failed"
+}
+
+// explainAsked reports whether the request asks for the explain trace
+// (?explain=1 or ?explain=true).
+func explainAsked(r *http.Request) bool {
+	v := r.URL.Query().Get("explain")
+	return v == "1" || v == "true"
 }

@@ -6,6 +6,8 @@ import "github.com/tidwall/gjson"
 // context.consentManagement.
 func (t *Transformer) consentAllow(o *Outcome) bool {
 	top := &t.top
+	t.consentProvider, t.consentIDs, t.consentAny = "", nil, false
+	t.denied = t.denied[:0]
 	if !top.get(tConsent).IsObject() {
 		return true
 	}
@@ -35,6 +37,7 @@ func (t *Transformer) consentAllow(o *Outcome) bool {
 		}
 		provider = p.Str
 	}
+	t.consentProvider = provider
 	cfg := t.cfg
 	for i := range cfg.generic {
 		e := &cfg.generic[i]
@@ -48,6 +51,7 @@ func (t *Transformer) consentAllow(o *Outcome) bool {
 		if provider == "custom" {
 			strategy = e.strategy
 		}
+		t.consentIDs, t.consentAny = e.consents, strategy == "or"
 		if strategy == "or" {
 			if t.allDenied(e.consents) {
 				o.filter("every configured consent was denied")
@@ -58,9 +62,11 @@ func (t *Transformer) consentAllow(o *Outcome) bool {
 		return t.noneDenied(o, e.consents, "consent ")
 	}
 	if (provider == "" || provider == "oneTrust") && len(cfg.oneTrust) > 0 {
+		t.consentIDs = cfg.oneTrust
 		return t.noneDenied(o, cfg.oneTrust, "consent category ")
 	}
 	if (provider == "" || provider == "ketch") && len(cfg.ketch) > 0 {
+		t.consentIDs, t.consentAny = cfg.ketch, true
 		if t.allDenied(cfg.ketch) {
 			o.filter("every Ketch purpose was denied")
 			return false

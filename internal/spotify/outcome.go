@@ -188,6 +188,7 @@ func (o *Outcome) appendBeaconTail(dst []byte, i int) []byte {
 
 // appendResult appends the docs/BEHAVIOUR.md §5 result object of the outcome.
 func (t *Transformer) appendResult(dst []byte, index int, o *Outcome) []byte {
+	mark := len(t.trace) // the output steps below are this rendering's alone
 	dst = append(dst, `{"index":`...)
 	dst = strconv.AppendInt(dst, int64(index), 10)
 	dst = append(dst, `,"messageId":`...)
@@ -223,6 +224,9 @@ func (t *Transformer) appendResult(dst []byte, index int, o *Outcome) []byte {
 			dst = append(dst, '}')
 		}
 		dst = append(dst, ']')
+		if t.opts.Explain {
+			t.explainBeacons(o)
+		}
 		if t.opts.CAPI {
 			dst = t.appendCAPI(dst)
 		}
@@ -245,6 +249,10 @@ func (t *Transformer) appendResult(dst []byte, index int, o *Outcome) []byte {
 		}
 		dst = append(dst, ']')
 	}
+	if t.opts.Explain {
+		dst = t.appendTrace(dst)
+		t.trace = t.trace[:mark]
+	}
 	return append(dst, '}')
 }
 
@@ -252,7 +260,11 @@ func (t *Transformer) appendResult(dst []byte, index int, o *Outcome) []byte {
 // and adds the events to the response's collection.
 func (t *Transformer) appendCAPI(dst []byte) []byte {
 	t.capi.Reset()
-	if _, reason := t.CAPIEvents(&t.capi); reason != "" {
+	n, reason := t.CAPIEvents(&t.capi)
+	if t.opts.Explain {
+		t.explainCAPI(n, reason)
+	}
+	if reason != "" {
 		dst = append(dst, `,"capiSkipped":`...)
 		return jsonscan.AppendString(dst, reason)
 	}

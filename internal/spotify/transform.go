@@ -24,6 +24,7 @@ type Options struct {
 	BeaconURL string           // base of beacon URLs; empty means DefaultBeaconURL
 	CAPI      bool             // add each ok result's Conversions API events (docs/BEHAVIOUR.md §8)
 	Now       func() time.Time // the clock for event_time; nil means time.Now
+	Explain   bool             // add each result's decision steps, "explain" (explain.go)
 }
 
 // Transformer applies one Config to events. It reuses its buffers between
@@ -48,6 +49,12 @@ type Transformer struct {
 	limit      int          // how deep an event may nest: a batch's limit less its enclosing levels
 	capi       capi.Events  // the current result's Conversions API events
 	capiAll    *capi.Events // where every result's CAPI events are collected, or nil
+	// The explain trace of the current result (Options.Explain), and what
+	// the consent step compared, for it.
+	trace, detail   []byte
+	consentProvider string
+	consentIDs      []string
+	consentAny      bool
 }
 
 // member is one key of the view call's params.
@@ -117,7 +124,12 @@ func (t *Transformer) TransformBytes(b []byte) *Outcome { return t.Transform(jso
 // rendered like any other result.
 func (t *Transformer) Fail(errorType, reason string) *Outcome {
 	t.o.reset()
-	return t.o.fail(errorType, reason)
+	t.trace = t.trace[:0]
+	t.o.fail(errorType, reason)
+	if t.opts.Explain {
+		t.explainStop("input", &t.o)
+	}
+	return &t.o
 }
 
 // transformAt transforms the event that starts at s[i] (after whitespace)
@@ -125,11 +137,16 @@ func (t *Transformer) Fail(errorType, reason string) *Outcome {
 func (t *Transformer) transformAt(s string, i int) (*Outcome, int) {
 	o := &t.o
 	o.reset()
+	t.trace = t.trace[:0]
 	i = jsonscan.SkipWS(s, i)
 	if i >= len(s) || s[i] != '{' {
 		end := jsonscan.SkipValue(s, i, t.limit)
 		o.Event = jsonscan.Value(s[i:end])
-		return t.configOr(o, "event must be a JSON object"), end
+		t.configOr(o, "event must be a JSON object")
+		if t.opts.Explain {
+			t.explainStop("shape", o)
+		}
+		return o, end
 	}
 	end := t.top.scan(s, i, t.limit, &t.props)
 	event := s[i:end]
@@ -144,11 +161,14 @@ func (t *Transformer) decide(o *Outcome, event string) *Outcome {
 		o.MessageID = id
 	}
 	if !t.utf8OK && !utf8.ValidString(event) {
-		return t.configOr(o, "event is not valid UTF-8")
+		return t.stopped("shape", t.configOr(o, "event is not valid UTF-8"))
+	}
+	if t.opts.Explain {
+		t.explainText("shape", verdictPass, "a JSON object")
 	}
 	typv := top.get(tType)
 	if typv.Type != gjson.String {
-		return t.configOr(o, "type must be a string")
+		return t.stopped("type", t.configOr(o, "type must be a string"))
 	}
 	typ := trim(typv.Str)
 	switch {
@@ -160,26 +180,60 @@ func (t *Transformer) decide(o *Outcome, event string) *Outcome {
 		o.Kind = KindOther
 	}
 	if t.cfg.err != nil {
-		return o.fail(ErrConfiguration, t.cfg.err.Message)
+		return t.stopped("config", o.fail(ErrConfiguration, t.cfg.err.Message))
+	}
+	if t.opts.Explain {
+		t.explainQuoted("config", verdictPass, "pixel id ", t.cfg.PixelID, "")
 	}
 	if !t.integrationsAllow(o, top.get(tIntegrations)) {
-		return o
+		return t.stopped("integrations", o)
 	}
-	if !t.consentAllow(o) {
+	if t.opts.Explain {
+		t.explainIntegrations()
+	}
+	allowed := t.consentAllow(o)
+	if t.opts.Explain {
+		t.explainConsent(o, allowed)
+	}
+	if !allowed {
 		return o
 	}
 	o.session = top.idAt(tSessionID)
 	switch o.Kind {
 	case KindTrack:
+		if t.opts.Explain {
+			t.explainQuoted("type", verdictPass, "type ", typ, ": track")
+		}
 		t.track(o)
 	case KindPage:
+		if t.opts.Explain {
+			t.explainQuoted("type", verdictPass, "type ", typ, ": page")
+		}
 		t.page(o)
 	default:
 		o.filter("message type ")
 		o.reason = appendLowerASCII(o.reason, typ)
 		o.reason = append(o.reason, " is not supported"...)
+		t.stopped("type", o)
 	}
 	return o
+}
+
+// stopped records, when explaining, that step decided o, and returns o.
+func (t *Transformer) stopped(step string, o *Outcome) *Outcome {
+	if t.opts.Explain {
+		t.explainStop(step, o)
+	}
+	return o
+}
+
+// explainIntegrations records what the integrations step read.
+func (t *Transformer) explainIntegrations() {
+	if integ := t.top.get(tIntegrations); present(integ) {
+		t.explainRaw("integrations", verdictPass, "allowed by ", canonical(integ.Raw))
+		return
+	}
+	t.explainText("integrations", verdictPass, "absent: allowed")
 }
 
 // configOr fails the event with the configuration error when there is one
@@ -288,28 +342,37 @@ func (t *Transformer) track(o *Outcome) {
 	case filterDeny:
 		if _, ok := t.cfg.deny[name]; ok && name != "" {
 			o.filterQuoted("event ", name, " is in the denylist")
+			t.stopped("filter", o)
 			return
 		}
 	case filterAllow:
 		if name == "" {
 			o.filter("event has no name, so it is not in the allowlist")
+			t.stopped("filter", o)
 			return
 		}
 		if _, ok := t.cfg.allow[name]; !ok {
 			o.filterQuoted("event ", name, " is not in the allowlist")
+			t.stopped("filter", o)
 			return
 		}
 	}
+	if t.opts.Explain {
+		t.explainFilter(name)
+	}
 	if present(ev) && ev.Type != gjson.String {
 		o.fail(ErrInstrumentation, "event must be a string")
+		t.stopped("name", o)
 		return
 	}
 	if name == "" {
 		o.fail(ErrInstrumentation, "event is required")
+		t.stopped("name", o)
 		return
 	}
 	var targets []Command
-	if m, ok := t.cfg.custom[name]; ok {
+	m, custom := t.cfg.custom[name]
+	if custom {
 		targets, o.Warnings = m.targets, m.warnings
 	} else {
 		targets = standardMapping[name]
@@ -317,7 +380,11 @@ func (t *Transformer) track(o *Outcome) {
 	if len(targets) == 0 {
 		o.filter("no Spotify Pixel event mapped for ")
 		o.reason = append(o.reason, name...)
+		t.stopped("mapping", o)
 		return
+	}
+	if t.opts.Explain {
+		t.explainMapping(name, custom, targets)
 	}
 	t.conversions(o, targets)
 }
@@ -327,6 +394,9 @@ func (t *Transformer) conversions(o *Outcome, targets []Command) {
 	id := eventIDOf(t.props.get(sEventID), t.top.get(tMessageID))
 	if t.cfg.alias {
 		t.computeAlias(o)
+	}
+	if t.opts.Explain {
+		t.explainAlias(o)
 	}
 	if o.hasAlias {
 		start := len(o.buf)
@@ -344,6 +414,9 @@ func (t *Transformer) conversions(o *Outcome, targets []Command) {
 				t.addCall(o, cmd, &t.elem, id, n)
 				n++
 			})
+			if t.opts.Explain {
+				t.explainFanOut(cmd, n)
+			}
 			emitted = emitted || n > 0
 			continue
 		}
@@ -353,6 +426,7 @@ func (t *Transformer) conversions(o *Outcome, targets []Command) {
 	if !emitted {
 		o.hasAlias = false
 		o.filter("products is an empty array")
+		t.stopped("fan-out", o)
 	}
 }
 
@@ -366,6 +440,9 @@ func (t *Transformer) addCall(o *Outcome, cmd Command, elem *fields, id gjson.Re
 	o.buf = appendEventID(o.buf, id, n, c)
 	o.buf = append(o.buf, '}')
 	c.end = len(o.buf)
+	if t.opts.Explain {
+		t.explainCall(o, cmd, elem, n)
+	}
 }
 
 // computeAlias hashes the first usable external id (docs/BEHAVIOUR.md §4.4).
@@ -439,6 +516,9 @@ func (t *Transformer) page(o *Outcome) {
 	o.buf = append(o.buf, '}')
 	c.end = len(o.buf)
 	o.Calls = append(o.Calls, c)
+	if t.opts.Explain {
+		t.explainView(len(t.props.list), top.has(tPageURL), top.has(tPageReferrer), propsHasID)
+	}
 }
 
 // keyBit is key's bit in Transformer.viewKeys.
