@@ -124,3 +124,26 @@ func TestExplainEveryFront(t *testing.T) {
 		t.Fatalf("CLI: %v %s", err, out)
 	}
 }
+
+// TestExplainRudderRoutes: ?explain=1 on the processor and router routes
+// gives every reply entry the decision steps of its event.
+func TestExplainRudderRoutes(t *testing.T) {
+	s := startServer(t, nil)
+	item := func(event string) string {
+		return `{"message":` + event + `,"metadata":{"jobId":1},"destination":{"ID":"d","Config":{"pixelId":"px"}}}`
+	}
+	ok, unmapped := item(`{"type":"page","messageId":"a"}`), item(`{"type":"track","event":"Nothing","messageId":"b"}`)
+	p := s.post("/v0/destinations/spotify_pixel?explain=1", "["+ok+","+unmapped+"]")
+	entries := gjson.ParseBytes(p.body).Array()
+	if p.status != 200 || len(entries) != 2 || !entries[0].Get("explain").IsArray() ||
+		entries[1].Get("explain.#(step==\"mapping\").verdict").Str != "filtered" {
+		t.Fatalf("processor: %d %s", p.status, p.body)
+	}
+	rt := s.post("/routerTransform?explain=1", `{"destType":"SPOTIFY_PIXEL","input":[`+ok+`]}`)
+	if rt.status != 200 || gjson.GetBytes(rt.body, "output.0.explain.#(step==\"type\").verdict").Str != "pass" {
+		t.Fatalf("router: %d %s", rt.status, rt.body)
+	}
+	if plain := s.post("/v0/destinations/spotify_pixel", "["+ok+"]"); strings.Contains(string(plain.body), `"explain"`) {
+		t.Errorf("a trace without ?explain: %s", plain.body)
+	}
+}

@@ -79,7 +79,7 @@ func (f *rudderFront) serve(w http.ResponseWriter, r *http.Request, fn transform
 		return
 	}
 	opts := rudder.Options{BeaconURL: f.d.BeaconURL, MaxEvents: f.d.MaxBatchEvents, CAPIURL: f.d.CAPIURL,
-		CAPIBatchSize: f.d.CAPIBatchSize, MaxDepth: f.d.maxJSONDepth()}
+		CAPIBatchSize: f.d.CAPIBatchSize, MaxDepth: f.d.maxJSONDepth(), Explain: explainAsked(r)}
 	compacted := rudder.IsCompacted(r.Header.Get("X-Content-Format"))
 	serveBatch(w, r, f.d.Metrics, func(dst []byte) ([]byte, spotify.Summary, error) {
 		return fn(dst, in.Bytes(), compacted, opts)

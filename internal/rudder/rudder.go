@@ -35,6 +35,7 @@ type Options struct {
 	CAPIURL       string // Conversions API endpoint; empty: DefaultCAPIURL
 	CAPIBatchSize int    // most events per router CAPI envelope; 0: capi.DefaultBatchSize
 	MaxDepth      int    // deepest nesting of JSON arrays and objects in the body; 0: jsonscan.MaxDepth
+	Explain       bool   // add each reply entry's decision steps, "explain" (for testing; rudder-server ignores it)
 }
 
 func (o Options) beaconURL() string {

@@ -56,7 +56,7 @@ func (r *transformRun) transformer(id, config string) *spotify.Transformer {
 		return tr
 	}
 	cfg, _ := spotify.ParseConfig([]byte(config)) // never nil; an error fails every event
-	tr := spotify.NewTransformer(cfg, spotify.Options{Beacons: true, BeaconURL: r.opts.beaconURL()})
+	tr := spotify.NewTransformer(cfg, spotify.Options{Beacons: true, BeaconURL: r.opts.beaconURL(), Explain: r.opts.Explain})
 	if len(r.cache) >= maxCached {
 		clear(r.cache)
 	}
@@ -97,6 +97,7 @@ func (r *transformRun) appendProcessorItem(dst []byte, it *item) []byte {
 			dst = append(dst, ',')
 		}
 		dst = r.appendFailure(dst, v, it.metadata)
+		dst = r.appendExplain(dst, d.tr)
 		return append(dst, '}')
 	}
 	r.prepareDelivery(o.Event)
@@ -111,7 +112,9 @@ func (r *transformRun) appendProcessorItem(dst []byte, it *item) []byte {
 			dst = append(dst, `,"metadata":`...)
 			dst = appendRaw(dst, it.metadata.Raw)
 		}
-		dst = append(dst, `,"statusCode":200}`...)
+		dst = append(dst, `,"statusCode":200`...)
+		dst = r.appendExplain(dst, d.tr)
+		dst = append(dst, '}')
 	}
 	return r.appendProcessorCAPI(dst, d.tr, it.metadata)
 }
@@ -125,7 +128,7 @@ func (r *transformRun) appendRouterItem(dst []byte, it *item) []byte {
 	if truthy(it.message.Get("statusCode")) {
 		dst = append(dst, `{"batchedRequest":`...)
 		dst = appendRaw(dst, it.message.Raw)
-		return r.appendRouterTail(dst, it, it.destination.Raw)
+		return r.appendRouterTail(dst, it, it.destination.Raw, nil)
 	}
 	d := r.decide(it)
 	o := d.o
@@ -139,6 +142,7 @@ func (r *transformRun) appendRouterItem(dst []byte, it *item) []byte {
 			dst = append(dst, `,"destination":`...)
 			dst = appendRaw(dst, d.destination)
 		}
+		dst = r.appendExplain(dst, d.tr)
 		return append(dst, '}')
 	}
 	r.prepareDelivery(o.Event)
@@ -162,11 +166,21 @@ func (r *transformRun) appendRouterItem(dst []byte, it *item) []byte {
 	}
 	id, _ := idOf(it.destination.Get("ID"))
 	r.collectRouterCAPI(d.tr, id, d.destination, it.metadata)
-	return r.appendRouterTail(dst, it, d.destination)
+	return r.appendRouterTail(dst, it, d.destination, d.tr)
+}
+
+// appendExplain appends the entry's "explain" member when asked for; tr is
+// the engine that decided it (nil: an entry that passed through undecided).
+func (r *transformRun) appendExplain(dst []byte, tr *spotify.Transformer) []byte {
+	if !r.opts.Explain || tr == nil {
+		return dst
+	}
+	dst = append(dst, `,"explain":`...)
+	return tr.AppendExplain(dst)
 }
 
 // appendRouterTail closes a successful router entry.
-func (r *transformRun) appendRouterTail(dst []byte, it *item, destination string) []byte {
+func (r *transformRun) appendRouterTail(dst []byte, it *item, destination string, tr *spotify.Transformer) []byte {
 	dst = append(dst, `,"metadata":[`...)
 	dst = appendMetadata(dst, it.metadata)
 	dst = append(dst, `],"batched":false,"statusCode":200`...)
@@ -174,6 +188,7 @@ func (r *transformRun) appendRouterTail(dst []byte, it *item, destination string
 		dst = append(dst, `,"destination":`...)
 		dst = appendRaw(dst, destination)
 	}
+	dst = r.appendExplain(dst, tr)
 	return append(dst, '}')
 }
 

@@ -201,6 +201,15 @@ func (t *Transformer) explainCAPI(n int, reason string) {
 	t.explain("capi", verdictInfo, t.detail)
 }
 
+// AppendExplain appends the last outcome's decision steps as a JSON array
+// (empty without Options.Explain), for fronts that render results in their
+// own shape, as the RudderStack routes do.
+func (t *Transformer) AppendExplain(dst []byte) []byte {
+	dst = append(dst, '[')
+	dst = append(dst, t.trace...)
+	return append(dst, ']')
+}
+
 // appendTrace appends the result's "explain" member.
 func (t *Transformer) appendTrace(dst []byte) []byte {
 	dst = append(dst, `,"explain":[`...)
