@@ -37,6 +37,7 @@ import "time"
 // Paths of the files under test, and values docs/BEHAVIOUR.md fixes.
 const (
 	baseDir          = "k8s/base"
+	helmChartDir     = "helm/transformer"
 	promConfigFile   = "prometheus/prometheus.yml"
 	alertsFile       = "prometheus/alerts.yml"
 	exampleDestFile  = "destinations.example.yaml"

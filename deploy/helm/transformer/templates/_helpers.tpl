@@ -56,3 +56,8 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | 
 {{- .Values.image.repository }}
 {{- end }}
 {{- end }}
+
+{{/* A number or a percentage ("25%") as an IntOrString field wants it. */}}
+{{- define "transformer.intOrPercent" -}}
+{{- if hasSuffix "%" . }}{{ . | quote }}{{ else }}{{ int . }}{{ end }}
+{{- end }}
