@@ -14,6 +14,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 )
@@ -305,6 +306,150 @@ func TestHelmRendersPassManifestChecks(t *testing.T) {
 		m := loadHelm(t, "edge", overrides)
 		for _, c := range manifestChecks {
 			t.Run(name+"/"+c.name, func(t *testing.T) { c.check(t, m) })
+		}
+	}
+}
+
+// TestHelmOverriddenValues renders helmOverrides as the release "edge" and
+// requires each value where the chart puts it.
+func TestHelmOverriddenValues(t *testing.T) {
+	m := loadHelm(t, "edge", helmOverrides)
+	const name = "edge-spotify-pixel-transformer"
+	for kind, got := range map[string]string{
+		"Deployment": m.deploy.Name, "Service": m.svc.Name, "HPA": objectMeta(t, m.hpa).Name,
+		"PDB": objectMeta(t, m.pdb).Name, "ConfigMap": objectMeta(t, m.cm).Name,
+	} {
+		want := name
+		if kind == "ConfigMap" {
+			want = name + "-destinations"
+		}
+		if got != want {
+			t.Errorf("%s name %q, want %q", kind, got, want)
+		}
+	}
+	if got := m.deploy.Spec.Selector.MatchLabels["app.kubernetes.io/instance"]; got != "edge" {
+		t.Errorf("Deployment selector app.kubernetes.io/instance=%q, want edge", got)
+	}
+	c := m.container()
+	if c.Image != "registry.example/spotify-pixel-transformer:1.2.3" {
+		t.Errorf("image %q", c.Image)
+	}
+	flags := parseArgs(t, c.Args[1:])
+	for flag, want := range map[string]string{
+		"listen": ":8081", "metrics-listen": ":9191", "log-format": "console",
+		"shutdown-grace": "25s", "drain-delay": "3s", "max-body-bytes": "5242880",
+	} {
+		if flags[flag] != want {
+			t.Errorf("-%s=%q, want %q", flag, flags[flag], want)
+		}
+	}
+	ports := containerPortsByName(c)
+	if ports[httpPortName].ContainerPort != 8081 || ports[metricsPortName].ContainerPort != 9191 {
+		t.Errorf("container ports %v, want http 8081 and metrics 9191", c.Ports)
+	}
+	svcPorts := map[string]int32{}
+	for _, p := range m.svc.Spec.Ports {
+		svcPorts[p.Name] = p.Port
+	}
+	if m.svc.Spec.Type != corev1.ServiceTypeNodePort || svcPorts[httpPortName] != 80 || svcPorts[metricsPortName] != 9100 {
+		t.Errorf("Service %s ports %v, want NodePort with http 80 and metrics 9100", m.svc.Spec.Type, svcPorts)
+	}
+	wantRes := corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("200m"), corev1.ResourceMemory: resource.MustParse("128Mi")},
+		Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("512Mi")},
+	}
+	if !equality.Semantic.DeepEqual(c.Resources, wantRes) {
+		t.Errorf("resources %v, want %v", c.Resources, wantRes)
+	}
+	env := map[string]corev1.EnvVar{}
+	for _, e := range c.Env {
+		env[e.Name] = e
+	}
+	if env["GOMEMLIMIT"].Value != "400MiB" || env["TZ"].Value != "UTC" {
+		t.Errorf("env GOMEMLIMIT=%q TZ=%q, want 400MiB and UTC", env["GOMEMLIMIT"].Value, env["TZ"].Value)
+	}
+	if ref := env["TRANSFORMER_AUTH_TOKEN"].ValueFrom; ref == nil || ref.SecretKeyRef == nil ||
+		ref.SecretKeyRef.Name != "pixel-token" || ref.SecretKeyRef.Key != "bearer" {
+		t.Errorf("TRANSFORMER_AUTH_TOKEN comes from %+v, want Secret pixel-token key bearer", ref)
+	}
+	if p := c.ReadinessProbe; p.PeriodSeconds != 3 || p.TimeoutSeconds != 1 || p.FailureThreshold != 4 || p.HTTPGet.Path != readinessPath {
+		t.Errorf("readiness probe %+v", p)
+	}
+	if s := c.Lifecycle.PreStop.Sleep; s == nil || s.Seconds != 7 {
+		t.Errorf("preStop sleep %+v, want 7s", s)
+	}
+	if g := m.deploy.Spec.Template.Spec.TerminationGracePeriodSeconds; g == nil || *g != 40 {
+		t.Errorf("terminationGracePeriodSeconds %v, want 40", g)
+	}
+	hpa := m.hpa.Spec
+	if *hpa.MinReplicas != 3 || hpa.MaxReplicas != 6 || *hpa.Metrics[0].Resource.Target.AverageUtilization != 60 {
+		t.Errorf("HPA %d..%d at %d%%, want 3..6 at 60%%", *hpa.MinReplicas, hpa.MaxReplicas, *hpa.Metrics[0].Resource.Target.AverageUtilization)
+	}
+	if p := m.pdb.Spec; p.MinAvailable != nil || p.MaxUnavailable == nil || p.MaxUnavailable.String() != "1" {
+		t.Errorf("PDB minAvailable %v maxUnavailable %v, want only maxUnavailable 1", p.MinAvailable, p.MaxUnavailable)
+	}
+	ids := validateDestinations(t, "rendered ConfigMap", []byte(m.cm.Data["destinations.yaml"]))
+	if !reflect.DeepEqual(ids, []string{"shop"}) {
+		t.Errorf("rendered destinations %v, want only [shop]: the values' text replaces the demo", ids)
+	}
+}
+
+// TestHelmWithoutAutoscalingOrConfigMap renders with the HPA, the PDB, the
+// ConfigMap and the spread switched off and an image digest: the Deployment
+// then sets the replica count and mounts the named ConfigMap.
+func TestHelmWithoutAutoscalingOrConfigMap(t *testing.T) {
+	m := loadHelm(t, "spotify-pixel-transformer-canary", `
+autoscaling: {enabled: false}
+replicaCount: 4
+podDisruptionBudget: {enabled: false}
+existingConfigMap: my-destinations
+spreadAcrossNodes: false
+image: {digest: "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
+`)
+	if m.hpa != nil || m.pdb != nil || m.cm != nil {
+		t.Errorf("rendered HPA %v, PDB %v, ConfigMap %v; want none", m.hpa != nil, m.pdb != nil, m.cm != nil)
+	}
+	if m.deploy.Name != "spotify-pixel-transformer-canary" {
+		t.Errorf("Deployment name %q: a release name that holds the chart's name is used as it is", m.deploy.Name)
+	}
+	if r := m.deploy.Spec.Replicas; r == nil || *r != 4 {
+		t.Errorf("replicas %v, want 4", r)
+	}
+	var cmName string
+	for _, v := range m.deploy.Spec.Template.Spec.Volumes {
+		if v.ConfigMap != nil {
+			cmName = v.ConfigMap.Name
+		}
+	}
+	if cmName != "my-destinations" {
+		t.Errorf("the destinations volume mounts ConfigMap %q, want my-destinations", cmName)
+	}
+	if n := len(m.deploy.Spec.Template.Spec.TopologySpreadConstraints); n != 0 {
+		t.Errorf("%d topologySpreadConstraints, want none", n)
+	}
+	if want := "spotify-pixel-transformer@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"; m.container().Image != want {
+		t.Errorf("image %q, want %q", m.container().Image, want)
+	}
+}
+
+// TestHelmRejectsBadValues checks that the render fails, naming the value,
+// where the result would be wrong in the cluster: a shutdown budget the
+// kubelet cuts short, a PDB with both bounds, destinations that are no
+// YAML map.
+func TestHelmRejectsBadValues(t *testing.T) {
+	for overrides, want := range map[string]string{
+		"terminationGracePeriodSeconds: 25":            "terminationGracePeriodSeconds (25) must exceed",
+		"drainDelaySeconds: 10":                        "terminationGracePeriodSeconds (35) must exceed",
+		"podDisruptionBudget: {maxUnavailable: 1}":     "not both",
+		"podDisruptionBudget: {minAvailable: null}":    "set minAvailable or maxUnavailable",
+		"destinations: ''":                             "destinations must hold destinations.yaml",
+		"destinations: 'demo: ['":                      "destinations is not YAML",
+		"destinations: {demo: {Config: {pixelId: x}}}": "not a map",
+		"destinations: \"- a\\n- b\\n\"":               "destinations is not YAML",
+	} {
+		_, err := renderChart("spotify-pixel-transformer", overrides)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("values %q: render error %v, want one containing %q", overrides, err, want)
 		}
 	}
 }
