@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -41,7 +42,7 @@ func renderChart(release, overrides string) (map[string]string, error) {
 		return nil, err
 	}
 	// Strict: a template that reads a value values.yaml does not define fails.
-	out, err := engine.Engine{Strict: true}.Render(ch, vals)
+	out, err := engine.Engine{Strict: true}.RenderWithContext(context.Background(), ch, vals)
 	if err != nil {
 		return nil, err
 	}
