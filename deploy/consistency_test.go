@@ -19,8 +19,11 @@ import (
 // select the Deployment's pods, that every Service port targets a container
 // port by name with the same protocol, and that both have the http and
 // metrics ports.
-func TestServiceMatchesDeployment(t *testing.T) {
-	m := loadBase(t)
+func TestServiceMatchesDeployment(t *testing.T) { checkServiceMatchesDeployment(t, loadBase(t)) }
+
+// checkServiceMatchesDeployment is TestServiceMatchesDeployment on any set of manifests (the base or a Helm render).
+func checkServiceMatchesDeployment(t *testing.T, m *manifests) {
+	t.Helper()
 	podLabels := labels.Set(m.deploy.Spec.Template.Labels)
 
 	sel, err := metav1.LabelSelectorAsSelector(m.deploy.Spec.Selector)
@@ -69,7 +72,12 @@ func TestServiceMatchesDeployment(t *testing.T) {
 // probes (and the startup probe, if any) are httpGet probes on the named http
 // container port with the docs/BEHAVIOUR.md §7 paths.
 func TestProbesUseNamedContainerPorts(t *testing.T) {
-	m := loadBase(t)
+	checkProbesUseNamedContainerPorts(t, loadBase(t))
+}
+
+// checkProbesUseNamedContainerPorts is TestProbesUseNamedContainerPorts on any set of manifests (the base or a Helm render).
+func checkProbesUseNamedContainerPorts(t *testing.T, m *manifests) {
+	t.Helper()
 	c := m.container()
 	ports := containerPortsByName(c)
 	check := func(what string, p *corev1.Probe, wantPath string, required bool) {
@@ -104,7 +112,12 @@ func TestProbesUseNamedContainerPorts(t *testing.T) {
 // http and metrics container ports on every interface, that no container
 // port is left unbound, and that -log-format is set.
 func TestListenArgsMatchContainerPorts(t *testing.T) {
-	m := loadBase(t)
+	checkListenArgsMatchContainerPorts(t, loadBase(t))
+}
+
+// checkListenArgsMatchContainerPorts is TestListenArgsMatchContainerPorts on any set of manifests (the base or a Helm render).
+func checkListenArgsMatchContainerPorts(t *testing.T, m *manifests) {
+	t.Helper()
 	c := m.container()
 	args := c.Args
 	if len(c.Command) != 0 {
@@ -154,8 +167,11 @@ func TestListenArgsMatchContainerPorts(t *testing.T) {
 // (which sets no replica count) on CPU between at least 2 replicas and its
 // maximum, and that the PDB selects the Deployment's pods and still lets one
 // of them be evicted.
-func TestHPAAndPDBTargetDeployment(t *testing.T) {
-	m := loadBase(t)
+func TestHPAAndPDBTargetDeployment(t *testing.T) { checkHPAAndPDBTargetDeployment(t, loadBase(t)) }
+
+// checkHPAAndPDBTargetDeployment is TestHPAAndPDBTargetDeployment on any set of manifests (the base or a Helm render).
+func checkHPAAndPDBTargetDeployment(t *testing.T, m *manifests) {
+	t.Helper()
 	ref := m.hpa.Spec.ScaleTargetRef
 	if ref.APIVersion != "apps/v1" || ref.Kind != "Deployment" || ref.Name != m.deploy.Name {
 		t.Errorf("HPA scaleTargetRef = %s %s/%s, want apps/v1 Deployment/%s", ref.APIVersion, ref.Kind, ref.Name, m.deploy.Name)
@@ -222,7 +238,12 @@ func TestHPAAndPDBTargetDeployment(t *testing.T) {
 // that the ConfigMap data there is a valid destinations file with at least
 // one destination.
 func TestDestinationsComeFromConfigMap(t *testing.T) {
-	m := loadBase(t)
+	checkDestinationsComeFromConfigMap(t, loadBase(t))
+}
+
+// checkDestinationsComeFromConfigMap is TestDestinationsComeFromConfigMap on any set of manifests (the base or a Helm render).
+func checkDestinationsComeFromConfigMap(t *testing.T, m *manifests) {
+	t.Helper()
 	c := m.container()
 	flags := parseArgs(t, c.Args[1:])
 	dest, ok := flags["destinations"]
@@ -296,8 +317,11 @@ func configMapFileFor(t *testing.T, m *manifests, file string) (string, string) 
 // TestSecurityContext checks the pod and container security context: non-root,
 // read-only root filesystem, no privilege escalation, all capabilities
 // dropped, RuntimeDefault seccomp, and no service account token.
-func TestSecurityContext(t *testing.T) {
-	m := loadBase(t)
+func TestSecurityContext(t *testing.T) { checkSecurityContext(t, loadBase(t)) }
+
+// checkSecurityContext is TestSecurityContext on any set of manifests (the base or a Helm render).
+func checkSecurityContext(t *testing.T, m *manifests) {
+	t.Helper()
 	pod := m.deploy.Spec.Template.Spec.SecurityContext
 	if pod == nil {
 		pod = &corev1.PodSecurityContext{}
@@ -349,8 +373,11 @@ func TestSecurityContext(t *testing.T) {
 // TestGracefulShutdownBudget checks that the preStop hook is a sleep action
 // and that terminationGracePeriodSeconds exceeds the preStop sleep plus
 // -drain-delay plus -shutdown-grace.
-func TestGracefulShutdownBudget(t *testing.T) {
-	m := loadBase(t)
+func TestGracefulShutdownBudget(t *testing.T) { checkGracefulShutdownBudget(t, loadBase(t)) }
+
+// checkGracefulShutdownBudget is TestGracefulShutdownBudget on any set of manifests (the base or a Helm render).
+func checkGracefulShutdownBudget(t *testing.T, m *manifests) {
+	t.Helper()
 	c := m.container()
 	if c.Lifecycle == nil || c.Lifecycle.PreStop == nil {
 		t.Fatal("container has no preStop hook")
@@ -414,8 +441,11 @@ func durationSetting(t *testing.T, m *manifests, flag, envName string, def time.
 // than their limit, that no env variable is set twice, that
 // TRANSFORMER_AUTH_TOKEN comes from an optional Secret, and that GOMEMLIMIT
 // (if set) is below the memory limit.
-func TestResourcesAndEnv(t *testing.T) {
-	m := loadBase(t)
+func TestResourcesAndEnv(t *testing.T) { checkResourcesAndEnv(t, loadBase(t)) }
+
+// checkResourcesAndEnv is TestResourcesAndEnv on any set of manifests (the base or a Helm render).
+func checkResourcesAndEnv(t *testing.T, m *manifests) {
+	t.Helper()
 	c := m.container()
 	for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
 		req, okReq := c.Resources.Requests[r]
@@ -503,4 +533,22 @@ func checkMemoryBudget(t *testing.T, m *manifests, series []promSeries) {
 		return
 	}
 	t.Error("the container sets no GOMEMLIMIT: the body budget is not tied to the memory limit")
+}
+
+// manifestChecks are the cross-manifest checks by name, run on the
+// Kustomize base by the Test functions above and on Helm renders by
+// helm_test.go.
+var manifestChecks = []struct {
+	name  string
+	check func(*testing.T, *manifests)
+}{
+	{"ServiceMatchesDeployment", checkServiceMatchesDeployment},
+	{"ProbesUseNamedContainerPorts", checkProbesUseNamedContainerPorts},
+	{"ListenArgsMatchContainerPorts", checkListenArgsMatchContainerPorts},
+	{"HPAAndPDBTargetDeployment", checkHPAAndPDBTargetDeployment},
+	{"DestinationsComeFromConfigMap", checkDestinationsComeFromConfigMap},
+	{"SecurityContext", checkSecurityContext},
+	{"GracefulShutdownBudget", checkGracefulShutdownBudget},
+	{"ResourcesAndEnv", checkResourcesAndEnv},
+	{"ScrapeConfigKeepsMetricsPort", checkScrapeConfigKeepsMetricsPort},
 }

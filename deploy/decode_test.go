@@ -134,19 +134,8 @@ func loadBase(t *testing.T) *manifests {
 				t.Fatalf("%s: a second %s (the first is in %s); this test expects one of each", f, kind, prev)
 			}
 			seen[kind] = f
-			switch o := obj.(type) {
-			case *appsv1.Deployment:
-				m.deploy = o
-			case *corev1.Service:
-				m.svc = o
-			case *corev1.ConfigMap:
-				m.cm = o
-			case *autoscalingv2.HorizontalPodAutoscaler:
-				m.hpa = o
-			case *policyv1.PodDisruptionBudget:
-				m.pdb = o
-			default:
-				t.Fatalf("%s: unexpected Go type %T", f, obj)
+			if err := m.add(obj); err != nil {
+				t.Fatalf("%s: %v", f, err)
 			}
 		}
 	}
@@ -159,6 +148,26 @@ func loadBase(t *testing.T) *manifests {
 		t.Fatalf("Deployment has %d containers, this test expects 1", n)
 	}
 	return m
+}
+
+// add keeps obj in the field of its kind, so that the Kustomize base and
+// the Helm render fill the same struct.
+func (m *manifests) add(obj runtime.Object) error {
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		m.deploy = o
+	case *corev1.Service:
+		m.svc = o
+	case *corev1.ConfigMap:
+		m.cm = o
+	case *autoscalingv2.HorizontalPodAutoscaler:
+		m.hpa = o
+	case *policyv1.PodDisruptionBudget:
+		m.pdb = o
+	default:
+		return fmt.Errorf("unexpected Go type %T", obj)
+	}
+	return nil
 }
 
 // container is the Deployment's only container.

@@ -4,6 +4,8 @@
 //   - every YAML document of k8s/base decodes strictly (unknown or misspelt
 //     fields fail) into the real Kubernetes API types, and kustomization.yaml
 //     lists every file;
+//   - the Helm chart renders, decodes as strictly, and its defaults give the
+//     objects of k8s/base;
 //   - the manifests agree with each other (selectors, named ports, probe
 //     ports, listen flags, HPA/PDB targets, the ConfigMap behind
 //     -destinations, security context, shutdown budget);
@@ -20,6 +22,9 @@
 //     the tests;
 //   - decode_test.go: strict decoding into the API types and its self-test;
 //   - kustomize_test.go: kustomization.yaml and the kustomize render;
+//   - helm_test.go: the Helm chart (helm/transformer) rendered with the Helm
+//     SDK, decoded strictly, its defaults against the kustomize base, the
+//     consistency checks on its renders, overridden and rejected values;
 //   - consistency_test.go: the cross-manifest checks;
 //   - destinations_test.go: destinations files against the docs/BEHAVIOUR.md §2.2 keys;
 //   - dockerfile_test.go: the Dockerfile and scripts/build.sh, as text;
@@ -37,6 +42,7 @@ import "time"
 // Paths of the files under test, and values docs/BEHAVIOUR.md fixes.
 const (
 	baseDir          = "k8s/base"
+	helmChartDir     = "helm/transformer"
 	promConfigFile   = "prometheus/prometheus.yml"
 	alertsFile       = "prometheus/alerts.yml"
 	exampleDestFile  = "destinations.example.yaml"

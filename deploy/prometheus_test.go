@@ -83,7 +83,12 @@ func loadAlerts(t *testing.T) alertRules {
 // discovery for the Deployment's pod (one target per container port) and
 // applies the keep/drop relabel rules: exactly the metrics port must survive.
 func TestScrapeConfigKeepsMetricsPort(t *testing.T) {
-	m := loadBase(t)
+	checkScrapeConfigKeepsMetricsPort(t, loadBase(t))
+}
+
+// checkScrapeConfigKeepsMetricsPort is TestScrapeConfigKeepsMetricsPort on any set of manifests (the base or a Helm render).
+func checkScrapeConfigKeepsMetricsPort(t *testing.T, m *manifests) {
+	t.Helper()
 	pc := loadPromConfig(t)
 	if len(pc.ScrapeConfigs) != 1 {
 		t.Fatalf("%s has %d scrape configs, want 1", promConfigFile, len(pc.ScrapeConfigs))
