@@ -1,5 +1,5 @@
-// Runs deploy/edge/worker.js in the real Workers runtime (workerd, through
-// Miniflare), collecting its console output as parsed JSON log lines. The
+// Runs deploy/edge/worker.js (and the src/ modules it imports) in the real
+// Workers runtime (workerd, through Miniflare), collecting its console output as parsed JSON log lines. The
 // runtime listens on a free 127.0.0.1 port (`url`, for a browser); `cf: false`
 // keeps Miniflare from downloading https://workers.cloudflare.com/cf.json
 // (it uses its built-in placeholder): nothing leaves the machine.
@@ -9,6 +9,10 @@ import readline from "node:readline";
 import { EDGE_DIR } from "./paths.js";
 
 export const WORKER_PATH = path.join(EDGE_DIR, "worker.js");
+// The Worker's .js files are ES modules (package.json "type": "module", as
+// wrangler's bundler reads them); Miniflare follows the imports from the
+// entry but by default loads a .js file it reaches as CommonJS.
+export const MODULE_RULES = [{ type: "ESModule", include: ["**/*.js"] }];
 
 export async function startWorker({ bindings = {}, queue = false, workerOptions = null, compatibilityDate = "2026-04-01" } = {}) {
   const logs = [];
@@ -42,6 +46,7 @@ export async function startWorker({ bindings = {}, queue = false, workerOptions 
             }
           : {}),
       };
+  if (opts.modules === true) opts.modulesRules = [...MODULE_RULES, ...(opts.modulesRules || [])];
   const mf = new Miniflare({
     ...opts,
     host: "127.0.0.1",
