@@ -435,7 +435,8 @@ func (h *heldRequest) read(t *testing.T) *http.Response {
 func openAPIOperations(t *testing.T, a *apiCheck) {
 	s := startServer(t, nil, "-drain-delay", "2s")
 	a = a.on(t, s)
-	for _, path := range []string{"/health", "/ready", "/features", "/metrics", "/openapi.yaml"} {
+	for _, path := range []string{"/health", "/ready", "/features", "/metrics", "/openapi.yaml",
+		"/playground", "/playground/app.js", "/playground/style.css", "/playground/destinations"} {
 		r := a.exchange(path, http.MethodGet, path, "", nil, requestAlways)
 		if r.status != 200 {
 			t.Errorf("%s: status %d", path, r.status)
@@ -443,6 +444,10 @@ func openAPIOperations(t *testing.T, a *apiCheck) {
 		if path == "/openapi.yaml" && !bytes.Equal(r.body, api.OpenAPI()) {
 			t.Error("/openapi.yaml is not the embedded document")
 		}
+	}
+	locked := a.on(t, startServer(t, map[string]string{"TRANSFORMER_AUTH_TOKEN": "tok-pg"}))
+	if r := locked.exchange("playground destinations without the token", http.MethodGet, "/playground/destinations", "", nil, requestAlways); r.status != 401 {
+		t.Errorf("/playground/destinations without the token: %d", r.status)
 	}
 	s.cancel() // draining: /ready answers 503 for -drain-delay, then the listener closes
 	for range 50 {

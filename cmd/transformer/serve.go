@@ -67,6 +67,7 @@ type serveConfig struct {
 	Pprof                  bool
 	CAPIURL                string
 	CAPIBatchSize          int
+	Playground             bool
 }
 
 // serveEnv maps each serve flag to its environment fallback (docs/BEHAVIOUR.md §7).
@@ -99,6 +100,7 @@ var serveEnv = map[string]string{
 	"pprof":                            "TRANSFORMER_PPROF",
 	"capi-url":                         "TRANSFORMER_CAPI_URL",
 	"capi-batch-size":                  "TRANSFORMER_CAPI_BATCH_SIZE",
+	"playground":                       "TRANSFORMER_PLAYGROUND",
 }
 
 func parseServeConfig(args []string, getenv func(string) string, out io.Writer) (serveConfig, error) {
@@ -133,6 +135,7 @@ func parseServeConfig(args []string, getenv func(string) string, out io.Writer) 
 	fs.BoolVar(&c.Pprof, "pprof", false, "serve /debug/pprof/ on the metrics listener (needs -metrics-listen)")
 	fs.StringVar(&c.CAPIURL, "capi-url", "https://capi.spotify.com/capi-direct/events/", "Spotify Conversions API endpoint (a proxy or a test sink)")
 	fs.IntVar(&c.CAPIBatchSize, "capi-batch-size", capi.DefaultBatchSize, "most events per Conversions API request body")
+	fs.BoolVar(&c.Playground, "playground", true, "serve the playground page at /playground (its data behind -auth-token when set)")
 	c.ReloadSettle = 100 * time.Millisecond
 	if err := parseFlags(fs, args, getenv, serveEnv); err != nil {
 		return c, err
@@ -298,7 +301,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		MaxBatchEvents: cfg.MaxBatchEvents, BeaconURL: cfg.BeaconURL,
 		StreamTimeout: cfg.ReadTimeout,
 		MaxInFlight:   cfg.MaxInFlight, BodyBudget: cfg.BodyBudget, RequestTimeout: cfg.RequestTimeout, MaxJSONDepth: cfg.MaxJSONDepth,
-		CAPIBatchSize: cfg.CAPIBatchSize, CAPIURL: cfg.CAPIURL,
+		CAPIBatchSize: cfg.CAPIBatchSize, CAPIURL: cfg.CAPIURL, Playground: cfg.Playground,
 	}
 	if metricsLn == nil {
 		deps.MetricsHandler = metricsHandler

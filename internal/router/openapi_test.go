@@ -34,6 +34,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 	}
 	h := rudderHandler(t, func(d *Deps) {
 		d.MetricsHandler = promhttp.Handler()
+		d.Playground = true
 		if d.Upstream, err = upstream.New(upstream.Options{URL: u, Metrics: d.Metrics}); err != nil {
 			t.Fatal(err)
 		}

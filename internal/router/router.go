@@ -45,6 +45,8 @@ type Deps struct {
 	// tool's baseline puts a canned answer here, to measure everything but
 	// the engine.
 	Runner BatchRunner
+	// Playground serves the playground page (playground.go) at /playground.
+	Playground bool
 }
 
 // BatchRunner runs one /transform JSON body and appends its answer to dst:
@@ -84,6 +86,9 @@ func New(d Deps) http.Handler {
 	auth := bearerAuth(d.AuthToken)
 	l := newLimits(d)
 	r.Get("/features", rf.features)
+	if d.Playground {
+		mountPlayground(r, d, auth)
+	}
 	r.With(l.body(transformBody), auth).Post("/transform", transform(d))
 	// The processor transform: the sidecar passes other destinations on
 	// before any limit; rudder.Processor checks a Spotify Pixel body itself

@@ -54,9 +54,9 @@ func (t *Transformer) explainStop(step string, o *Outcome) {
 
 // explainQuoted is explain with a detail of before, name quoted, after.
 func (t *Transformer) explainQuoted(step, verdict, before, name, after string) {
-	d := append(t.detail[:0], before...)
-	d = jsonscan.AppendString(d, name)
-	t.detail = append(d, after...)
+	t.detail = append(t.detail[:0], before...)
+	t.detail = jsonscan.AppendString(t.detail, name)
+	t.detail = append(t.detail, after...)
 	t.explain(step, verdict, t.detail)
 }
 
@@ -69,23 +69,23 @@ func (t *Transformer) explainRaw(step, verdict, before, raw string) {
 // explainConsent records what the consent step compared: the provider, the
 // configured ids it applies and the ids the event denies.
 func (t *Transformer) explainConsent(o *Outcome, allowed bool) {
-	d := append(t.detail[:0], "provider "...)
+	t.detail = append(t.detail[:0], "provider "...)
 	if t.consentProvider == "" {
-		d = append(d, "(none)"...)
+		t.detail = append(t.detail, "(none)"...)
 	} else {
-		d = jsonscan.AppendString(d, t.consentProvider)
+		t.detail = jsonscan.AppendString(t.detail, t.consentProvider)
 	}
 	if len(t.consentIDs) == 0 {
-		d = append(d, "; no consent configured for it"...)
+		t.detail = append(t.detail, "; no consent configured for it"...)
 	} else {
-		d = append(d, "; required "...)
-		d = appendStrings(d, t.consentIDs)
+		t.detail = append(t.detail, "; required "...)
+		t.detail = appendStrings(t.detail, t.consentIDs)
 	}
 	if t.consentAny {
-		d = append(d, " (filtered only when every one is denied)"...)
+		t.detail = append(t.detail, " (filtered only when every one is denied)"...)
 	}
-	d = append(d, "; denied "...)
-	t.detail = appendStrings(d, t.denied)
+	t.detail = append(t.detail, "; denied "...)
+	t.detail = appendStrings(t.detail, t.denied)
 	if allowed {
 		t.explain("consent", verdictPass, t.detail)
 		return
@@ -109,13 +109,13 @@ func appendStrings(dst []byte, ss []string) []byte {
 // explainCall records a call's parameters and the source key each came
 // from; elem is the product element of a fan-out (n its position), else nil.
 func (t *Transformer) explainCall(o *Outcome, cmd Command, elem *fields, n int) {
-	d := append(t.detail[:0], cmd.String()...)
+	t.detail = append(t.detail[:0], cmd.String()...)
 	if elem != nil {
-		d = append(d, " for products["...)
-		d = strconv.AppendInt(d, int64(n), 10)
-		d = append(d, ']')
+		t.detail = append(t.detail, " for products["...)
+		t.detail = strconv.AppendInt(t.detail, int64(n), 10)
+		t.detail = append(t.detail, ']')
 	}
-	d = append(d, ':')
+	t.detail = append(t.detail, ':')
 	none := true
 	for i := range cmd.spec().params {
 		pr := &cmd.spec().params[i]
@@ -124,21 +124,20 @@ func (t *Transformer) explainCall(o *Outcome, cmd Command, elem *fields, n int) 
 			continue
 		}
 		if !none {
-			d = append(d, ',')
+			t.detail = append(t.detail, ',')
 		}
 		none = false
-		d = append(d, ' ')
-		d = append(d, pr.key[1:len(pr.key)-2]...) // the key without its quotes and colon
-		d = append(d, " ← "...)
-		d = append(d, from...)
+		t.detail = append(t.detail, ' ')
+		t.detail = append(t.detail, pr.key[1:len(pr.key)-2]...) // the key without its quotes and colon
+		t.detail = append(t.detail, " ← "...)
+		t.detail = append(t.detail, from...)
 		if k < numSrc {
-			d = append(d, srcNames[k]...)
+			t.detail = append(t.detail, srcNames[k]...)
 		}
 	}
 	if none {
-		d = append(d, " no parameters"...)
+		t.detail = append(t.detail, " no parameters"...)
 	}
-	t.detail = d
 	t.explain("params", verdictInfo, t.detail)
 }
 
@@ -182,9 +181,9 @@ func (t *Transformer) explainBeacons(o *Outcome) {
 			n++
 		}
 	}
-	d := append(t.detail[:0], "built for "...)
-	d = strconv.AppendInt(d, int64(n), 10)
-	t.detail = append(d, " call(s); alias has none"...)
+	t.detail = append(t.detail[:0], "built for "...)
+	t.detail = strconv.AppendInt(t.detail, int64(n), 10)
+	t.detail = append(t.detail, " call(s); alias has none"...)
 	t.explain("beacon", verdictInfo, t.detail)
 }
 
@@ -195,9 +194,9 @@ func (t *Transformer) explainCAPI(n int, reason string) {
 		t.explainText("capi", "skipped", reason)
 		return
 	}
-	d := append(t.detail[:0], "built "...)
-	d = strconv.AppendInt(d, int64(n), 10)
-	t.detail = append(d, " event(s), one per conversion or view call"...)
+	t.detail = append(t.detail[:0], "built "...)
+	t.detail = strconv.AppendInt(t.detail, int64(n), 10)
+	t.detail = append(t.detail, " event(s), one per conversion or view call"...)
 	t.explain("capi", verdictInfo, t.detail)
 }
 
@@ -232,18 +231,17 @@ func (t *Transformer) explainFilter(name string) {
 // explainMapping records the mapping lookup: the name as normalised and the
 // commands it maps to.
 func (t *Transformer) explainMapping(name string, custom bool, targets []Command) {
-	d := append(t.detail[:0], "event "...)
-	d = jsonscan.AppendString(d, name)
+	t.detail = append(t.detail[:0], "event "...)
+	t.detail = jsonscan.AppendString(t.detail, name)
 	if custom {
-		d = append(d, " (trimmed) maps by the configured eventMappings to"...)
+		t.detail = append(t.detail, " (trimmed) maps by the configured eventMappings to"...)
 	} else {
-		d = append(d, " (trimmed) maps by the standard mapping to"...)
+		t.detail = append(t.detail, " (trimmed) maps by the standard mapping to"...)
 	}
 	for _, c := range targets {
-		d = append(d, ' ')
-		d = append(d, c.String()...)
+		t.detail = append(t.detail, ' ')
+		t.detail = append(t.detail, c.String()...)
 	}
-	t.detail = d
 	t.explain("mapping", verdictPass, t.detail)
 }
 
@@ -270,29 +268,28 @@ func (t *Transformer) explainAlias(o *Outcome) {
 
 // explainFanOut records a command called once per product.
 func (t *Transformer) explainFanOut(cmd Command, n int) {
-	d := append(t.detail[:0], cmd.String()...)
-	d = append(d, ": one call per element of properties.products, "...)
-	d = strconv.AppendInt(d, int64(n), 10)
-	t.detail = append(d, " call(s)"...)
+	t.detail = append(t.detail[:0], cmd.String()...)
+	t.detail = append(t.detail, ": one call per element of properties.products, "...)
+	t.detail = strconv.AppendInt(t.detail, int64(n), 10)
+	t.detail = append(t.detail, " call(s)"...)
 	t.explain("fan-out", verdictInfo, t.detail)
 }
 
 // explainView records where the view call's params came from.
 func (t *Transformer) explainView(props int, url, referrer, propsID bool) {
-	d := append(t.detail[:0], "view: "...)
+	t.detail = append(t.detail[:0], "view: "...)
 	if url {
-		d = append(d, "url ← context.page.url, "...)
+		t.detail = append(t.detail, "url ← context.page.url, "...)
 	}
 	if referrer {
-		d = append(d, "referrer ← context.page.referrer, "...)
+		t.detail = append(t.detail, "referrer ← context.page.referrer, "...)
 	}
-	d = strconv.AppendInt(d, int64(props), 10)
-	d = append(d, " member(s) of properties as they are, "...)
+	t.detail = strconv.AppendInt(t.detail, int64(props), 10)
+	t.detail = append(t.detail, " member(s) of properties as they are, "...)
 	if propsID {
-		d = append(d, "event_id ← properties.event_id"...)
+		t.detail = append(t.detail, "event_id ← properties.event_id"...)
 	} else {
-		d = append(d, "event_id ← messageId"...)
+		t.detail = append(t.detail, "event_id ← messageId"...)
 	}
-	t.detail = d
 	t.explain("params", verdictInfo, t.detail)
 }
