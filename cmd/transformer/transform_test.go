@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tidwall/gjson"
 )
@@ -145,5 +146,52 @@ func TestExplainRudderRoutes(t *testing.T) {
 	}
 	if plain := s.post("/v0/destinations/spotify_pixel", "["+ok+"]"); strings.Contains(string(plain.body), `"explain"`) {
 		t.Errorf("a trace without ?explain: %s", plain.body)
+	}
+}
+
+// TestOutcomesByDestinationAndReason: events are counted by destination,
+// status and the kind of reason, and each kind of undelivered event gets a
+// sampled debug line that holds counts, never the event.
+func TestOutcomesByDestinationAndReason(t *testing.T) {
+	s := startServer(t, map[string]string{"TRANSFORMER_LOG_LEVEL": "debug"})
+	ok := `{"type":"page","messageId":"m-ok"}`
+	unmapped := `{"type":"track","event":"Nothing","messageId":"secret-message"}`
+	identify := `{"type":"identify","messageId":"m-id"}`
+	start := time.Now()
+	const requests = 40
+	for range requests {
+		if r := s.post("/transform?destination=demo", batchOf(ok, unmapped, identify)); r.status != 200 {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+	}
+	elapsed := time.Since(start)
+	if r := s.post("/transform", `{"destination":{"Config":{"pixelId":"p"}},"batch":[`+unmapped+`]}`); r.status != 200 {
+		t.Fatalf("inline: %d %s", r.status, r.body)
+	}
+	fams := s.metrics()
+	for labels, want := range map[[3]string]float64{
+		{"demo", "ok", "none"}:            requests,
+		{"demo", "filtered", "mapping"}:   requests,
+		{"demo", "filtered", "type"}:      requests,
+		{"inline", "filtered", "mapping"}: 1,
+	} {
+		got := metricValue(fams, "spotify_transformer_event_outcomes_total", map[string]string{"destination": labels[0], "status": labels[1], "reason": labels[2]})
+		if got != want {
+			t.Errorf("event_outcomes_total%v = %v, want %v", labels, got, want)
+		}
+	}
+	lines := 0
+	for _, l := range logLines(s.logs.String(), "events not delivered") {
+		if l["destination"] == "demo" && l["reason"] == "mapping" && l["events"] == float64(1) {
+			lines++
+		}
+	}
+	// zap's sampler keeps 5 lines of a kind per second: never all 40 unless
+	// the requests took 8 seconds or more.
+	if bound := 5 * (int(elapsed/time.Second) + 2); lines == 0 || lines > bound {
+		t.Errorf("%d debug lines for mapping over %v, want 1 to %d", lines, elapsed, bound)
+	}
+	if strings.Contains(s.logs.String(), "secret-message") {
+		t.Error("a log line holds an event's messageId")
 	}
 }

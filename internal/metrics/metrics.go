@@ -25,6 +25,9 @@ type Metrics struct {
 	BodyBudget    prometheus.Gauge
 	BodyBytesHeld prometheus.Gauge
 	Events        *prometheus.CounterVec
+	// Outcomes counts events by destination, status and the kind of reason
+	// (the step that filtered or failed them: a fixed set, never the text).
+	Outcomes      *prometheus.CounterVec
 	Calls         *prometheus.CounterVec
 	BatchSize     prometheus.Histogram
 	ConfigReloads *prometheus.CounterVec
@@ -140,16 +143,28 @@ func New(reg prometheus.Registerer) *Metrics {
 		Namespace: namespace, Name: "proxy_requests_in_flight",
 		Help: "Requests passed to the upstream rudder-transformer and not yet answered.",
 	})
-	reg.MustRegister(m.ProxyOutcomes, m.ProxyInFlight)
+	m.Outcomes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "event_outcomes_total",
+		Help: "Events by destination (a configured id; inline for an inline config; rudderstack for the RudderStack routes), status (ok, filtered, error) and reason (the step that decided a filtered or failed event; none when ok).",
+	}, []string{"destination", "status", "reason"})
+	reg.MustRegister(m.ProxyOutcomes, m.ProxyInFlight, m.Outcomes)
 	for _, reason := range []string{"in_flight_limit", "stream_limit", "body_budget", "upstream_in_flight_limit"} {
 		m.Rejected.WithLabelValues(reason)
 	}
 	return m
 }
 
-// ObserveBatch counts one transformed batch by event type, outcome and command.
-func (m *Metrics) ObserveBatch(s *spotify.Summary) {
+// ObserveBatch counts one transformed batch for destination by event type,
+// outcome, reason and command.
+func (m *Metrics) ObserveBatch(s *spotify.Summary, destination string) {
 	m.BatchSize.Observe(float64(s.Events))
+	for step := spotify.Step(0); step < spotify.NumSteps; step++ {
+		for st, n := range s.ByStep[step] {
+			if n > 0 {
+				m.Outcomes.WithLabelValues(destination, spotify.Status(st).String(), step.String()).Add(float64(n))
+			}
+		}
+	}
 	for k := spotify.Kind(0); k < spotify.NumKinds; k++ {
 		for st, n := range s.ByKind[k] {
 			if n > 0 {

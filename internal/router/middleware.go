@@ -15,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"spotifypixel/internal/apperr"
 	"spotifypixel/internal/destinations"
@@ -127,6 +128,7 @@ func recoverer(log *zap.Logger) func(http.Handler) http.Handler {
 // instrument counts, times and logs every request, labelling by route
 // pattern (never the raw path) once the router has matched it.
 func instrument(m *metrics.Metrics, log *zap.Logger) func(http.Handler) http.Handler {
+	sampled := undeliveredLogger(log)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
@@ -151,6 +153,7 @@ func instrument(m *metrics.Metrics, log *zap.Logger) func(http.Handler) http.Han
 				m.Requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Inc()
 				m.Duration.WithLabelValues(route).Observe(elapsed.Seconds())
 				logRequest(log, r, route, status, ww.BytesWritten(), elapsed, rec != nil)
+				logUndelivered(sampled, r)
 				if rec != nil {
 					panic(rec)
 				}
@@ -221,5 +224,39 @@ func bearerAuth(token string) func(http.Handler) http.Handler {
 			}
 			next.ServeHTTP(w, r)
 		})
+	}
+}
+
+// undeliveredSample is how many "events not delivered" lines of one kind
+// (destination, status, reason) are logged per second; the rest are
+// dropped, so that a flood of bad events cannot flood the log.
+const undeliveredSample = 5
+
+// undeliveredLogger is log with zap's sampler: per second, the first
+// undeliveredSample lines of each message and level, none after.
+func undeliveredLogger(log *zap.Logger) *zap.Logger {
+	return log.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+		return zapcore.NewSamplerWithOptions(c, time.Second, undeliveredSample, 0)
+	}))
+}
+
+// logUndelivered writes, at debug level, one line per kind of reason that
+// filtered or failed events of the request: the destination label, the
+// status, the reason's kind (the deciding step) and how many, never an
+// event's text or ids.
+func logUndelivered(log *zap.Logger, r *http.Request) {
+	s := info(r).summary
+	if s == nil || s.Filtered+s.Failed == 0 || !log.Core().Enabled(zapcore.DebugLevel) {
+		return
+	}
+	for step := spotify.StepInput; step < spotify.NumSteps; step++ {
+		for st, n := range s.ByStep[step] {
+			if n == 0 {
+				continue
+			}
+			log.Debug("events not delivered", zap.String("request_id", info(r).id),
+				zap.String("destination", metricDestination(r)), zap.String("status", spotify.Status(st).String()),
+				zap.String("reason", step.String()), zap.Int("events", n))
+		}
 	}
 }

@@ -73,7 +73,7 @@ func streamTransform(d Deps, w http.ResponseWriter, r *http.Request) {
 	defer func() { br.Reset(nil); readers.Put(br) }()
 	readErr := s.run(br)
 	info(r).summary = st.Summary()
-	d.Metrics.ObserveBatch(st.Summary())
+	d.Metrics.ObserveBatch(st.Summary(), metricDestination(r))
 	if readErr != nil {
 		setError(r, readErr)
 	}

@@ -14,6 +14,8 @@ import (
 	"spotifypixel/internal/metrics"
 	"spotifypixel/internal/pipeline"
 	"spotifypixel/internal/spotify"
+
+	"github.com/go-chi/chi/v5"
 )
 
 // bufPool recycles request and response buffers between requests.
@@ -93,8 +95,23 @@ func serveBatch(w http.ResponseWriter, r *http.Request, m *metrics.Metrics, fn f
 		return
 	}
 	info(r).summary = &sum
-	m.ObserveBatch(&sum)
+	m.ObserveBatch(&sum, metricDestination(r))
 	write(resp)
+}
+
+// metricDestination is the destination label of a request's events: the
+// configured id it named (or "unknown"), "inline" for a /transform with its
+// config in the body, "rudderstack" for the RudderStack routes, whose
+// destinations rudder-server sends inline. The set stays bounded by the
+// destinations file.
+func metricDestination(r *http.Request) string {
+	if d := info(r).destination; d != "" {
+		return d
+	}
+	if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() == "/transform" {
+		return "inline"
+	}
+	return "rudderstack"
 }
 
 // readJSONBody checks the content type and reads the body (inflated when it

@@ -15,12 +15,14 @@ type Summary struct {
 	Events, OK, Filtered, Failed, Calls int
 	ByKind                              [NumKinds][3]int // events by kind and Status
 	ByCommand                           [NumCommands]int // calls by command
+	ByStep                              [NumSteps][3]int // events by deciding step and Status
 }
 
 // Add counts one outcome.
 func (s *Summary) Add(o *Outcome) {
 	s.Events++
 	s.ByKind[o.Kind][o.Status]++
+	s.ByStep[o.Step][o.Status]++
 	switch o.Status {
 	case StatusOK:
 		s.OK++
@@ -49,6 +51,11 @@ func (s *Summary) Merge(x *Summary) {
 	}
 	for c := range s.ByCommand {
 		s.ByCommand[c] += x.ByCommand[c]
+	}
+	for k := range s.ByStep {
+		for st := range s.ByStep[k] {
+			s.ByStep[k][st] += x.ByStep[k][st]
+		}
 	}
 }
 

@@ -48,8 +48,8 @@ func (t *Transformer) explainText(step, verdict, detail string) {
 }
 
 // explainStop records the step that decided the outcome, with its reason.
-func (t *Transformer) explainStop(step string, o *Outcome) {
-	t.explain(step, o.Status.String(), o.reason)
+func (t *Transformer) explainStop(step Step, o *Outcome) {
+	t.explain(step.String(), o.Status.String(), o.reason)
 }
 
 // explainQuoted is explain with a detail of before, name quoted, after.

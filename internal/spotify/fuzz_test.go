@@ -142,6 +142,9 @@ func init() {
 // checkResult checks one result (docs/BEHAVIOUR.md §5) against the outcome that made it.
 func checkResult(t *testing.T, cfg *Config, event string, o *Outcome, res []byte, index int) {
 	t.Helper()
+	if (o.Status == StatusOK) != (o.Step == StepNone) {
+		t.Fatalf("status %v decided at step %v: %s", o.Status, o.Step, res)
+	}
 	r := decodeResult(t, res)
 	checkResultHead(t, event, r, res, index)
 	if hasCalls := checkResultStatus(t, cfg, o, r, res); !hasCalls {

@@ -78,6 +78,7 @@ type Outcome struct {
 	Kind      Kind
 	Status    Status
 	ErrorType string       // ErrInstrumentation or ErrConfiguration, for errors
+	Step      Step         // the step that filtered or failed the event; StepNone when ok
 	MessageID gjson.Result // the raw messageId, zero when absent
 	Warnings  []string     // skipped mapping targets; shared, do not modify
 	Calls     []Call       // alias first, then conversions, for StatusOK

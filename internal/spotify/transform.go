@@ -125,11 +125,7 @@ func (t *Transformer) TransformBytes(b []byte) *Outcome { return t.Transform(jso
 func (t *Transformer) Fail(errorType, reason string) *Outcome {
 	t.o.reset()
 	t.trace = t.trace[:0]
-	t.o.fail(errorType, reason)
-	if t.opts.Explain {
-		t.explainStop("input", &t.o)
-	}
-	return &t.o
+	return t.stopped(StepInput, t.o.fail(errorType, reason))
 }
 
 // transformAt transforms the event that starts at s[i] (after whitespace)
@@ -142,11 +138,7 @@ func (t *Transformer) transformAt(s string, i int) (*Outcome, int) {
 	if i >= len(s) || s[i] != '{' {
 		end := jsonscan.SkipValue(s, i, t.limit)
 		o.Event = jsonscan.Value(s[i:end])
-		t.configOr(o, "event must be a JSON object")
-		if t.opts.Explain {
-			t.explainStop("shape", o)
-		}
-		return o, end
+		return t.stopped(StepShape, t.configOr(o, "event must be a JSON object")), end
 	}
 	end := t.top.scan(s, i, t.limit, &t.props)
 	event := s[i:end]
@@ -161,14 +153,14 @@ func (t *Transformer) decide(o *Outcome, event string) *Outcome {
 		o.MessageID = id
 	}
 	if !t.utf8OK && !utf8.ValidString(event) {
-		return t.stopped("shape", t.configOr(o, "event is not valid UTF-8"))
+		return t.stopped(StepShape, t.configOr(o, "event is not valid UTF-8"))
 	}
 	if t.opts.Explain {
 		t.explainText("shape", verdictPass, "a JSON object")
 	}
 	typv := top.get(tType)
 	if typv.Type != gjson.String {
-		return t.stopped("type", t.configOr(o, "type must be a string"))
+		return t.stopped(StepType, t.configOr(o, "type must be a string"))
 	}
 	typ := trim(typv.Str)
 	switch {
@@ -180,13 +172,13 @@ func (t *Transformer) decide(o *Outcome, event string) *Outcome {
 		o.Kind = KindOther
 	}
 	if t.cfg.err != nil {
-		return t.stopped("config", o.fail(ErrConfiguration, t.cfg.err.Message))
+		return t.stopped(StepConfig, o.fail(ErrConfiguration, t.cfg.err.Message))
 	}
 	if t.opts.Explain {
 		t.explainQuoted("config", verdictPass, "pixel id ", t.cfg.PixelID, "")
 	}
 	if !t.integrationsAllow(o, top.get(tIntegrations)) {
-		return t.stopped("integrations", o)
+		return t.stopped(StepIntegrations, o)
 	}
 	if t.opts.Explain {
 		t.explainIntegrations()
@@ -196,6 +188,7 @@ func (t *Transformer) decide(o *Outcome, event string) *Outcome {
 		t.explainConsent(o, allowed)
 	}
 	if !allowed {
+		o.Step = StepConsent
 		return o
 	}
 	o.session = top.idAt(tSessionID)
@@ -214,13 +207,15 @@ func (t *Transformer) decide(o *Outcome, event string) *Outcome {
 		o.filter("message type ")
 		o.reason = appendLowerASCII(o.reason, typ)
 		o.reason = append(o.reason, " is not supported"...)
-		t.stopped("type", o)
+		t.stopped(StepType, o)
 	}
 	return o
 }
 
-// stopped records, when explaining, that step decided o, and returns o.
-func (t *Transformer) stopped(step string, o *Outcome) *Outcome {
+// stopped records that step decided o (and, when explaining, why), and
+// returns o.
+func (t *Transformer) stopped(step Step, o *Outcome) *Outcome {
+	o.Step = step
 	if t.opts.Explain {
 		t.explainStop(step, o)
 	}
@@ -342,18 +337,18 @@ func (t *Transformer) track(o *Outcome) {
 	case filterDeny:
 		if _, ok := t.cfg.deny[name]; ok && name != "" {
 			o.filterQuoted("event ", name, " is in the denylist")
-			t.stopped("filter", o)
+			t.stopped(StepFilter, o)
 			return
 		}
 	case filterAllow:
 		if name == "" {
 			o.filter("event has no name, so it is not in the allowlist")
-			t.stopped("filter", o)
+			t.stopped(StepFilter, o)
 			return
 		}
 		if _, ok := t.cfg.allow[name]; !ok {
 			o.filterQuoted("event ", name, " is not in the allowlist")
-			t.stopped("filter", o)
+			t.stopped(StepFilter, o)
 			return
 		}
 	}
@@ -362,12 +357,12 @@ func (t *Transformer) track(o *Outcome) {
 	}
 	if present(ev) && ev.Type != gjson.String {
 		o.fail(ErrInstrumentation, "event must be a string")
-		t.stopped("name", o)
+		t.stopped(StepName, o)
 		return
 	}
 	if name == "" {
 		o.fail(ErrInstrumentation, "event is required")
-		t.stopped("name", o)
+		t.stopped(StepName, o)
 		return
 	}
 	var targets []Command
@@ -380,7 +375,7 @@ func (t *Transformer) track(o *Outcome) {
 	if len(targets) == 0 {
 		o.filter("no Spotify Pixel event mapped for ")
 		o.reason = append(o.reason, name...)
-		t.stopped("mapping", o)
+		t.stopped(StepMapping, o)
 		return
 	}
 	if t.opts.Explain {
@@ -426,7 +421,7 @@ func (t *Transformer) conversions(o *Outcome, targets []Command) {
 	if !emitted {
 		o.hasAlias = false
 		o.filter("products is an empty array")
-		t.stopped("fan-out", o)
+		t.stopped(StepFanOut, o)
 	}
 }
 
