@@ -55,6 +55,8 @@ func TestOpenAPI(t *testing.T) {
 		"POST /v0/destinations/{destination} 413": "the same body limit as /transform's 413",
 		"POST /routerTransform 413":               "the same body limit as /transform's 413",
 		"POST /routerTransform 400":               "malformed bodies are exercised on the processor route",
+		"GET /debug/events 200":                   "a stream that never ends by itself: TestLiveTail reads it",
+		"GET /debug/events 503":                   "TestLiveTail provokes it past -live-tail-subscribers",
 	}
 	for _, want := range declared(a.model) {
 		if !a.got[want] && unexercised[want] == "" {
@@ -445,9 +447,16 @@ func openAPIOperations(t *testing.T, a *apiCheck) {
 			t.Error("/openapi.yaml is not the embedded document")
 		}
 	}
+	for path, want := range map[string]int{"/debug/events": 400, "/debug/events?destination=nope": 404} {
+		if r := a.exchange(path, http.MethodGet, path, "", nil, requestWhenOK); r.status != want {
+			t.Errorf("%s: %d, want %d", path, r.status, want)
+		}
+	}
 	locked := a.on(t, startServer(t, map[string]string{"TRANSFORMER_AUTH_TOKEN": "tok-pg"}))
-	if r := locked.exchange("playground destinations without the token", http.MethodGet, "/playground/destinations", "", nil, requestAlways); r.status != 401 {
-		t.Errorf("/playground/destinations without the token: %d", r.status)
+	for _, path := range []string{"/playground/destinations", "/debug/events?destination=demo"} {
+		if r := locked.exchange(path+" without the token", http.MethodGet, path, "", nil, requestAlways); r.status != 401 {
+			t.Errorf("%s without the token: %d", path, r.status)
+		}
 	}
 	s.cancel() // draining: /ready answers 503 for -drain-delay, then the listener closes
 	for range 50 {

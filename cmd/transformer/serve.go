@@ -31,6 +31,7 @@ import (
 	"spotifypixel/internal/jsonscan"
 	"spotifypixel/internal/metrics"
 	"spotifypixel/internal/router"
+	"spotifypixel/internal/tail"
 	"spotifypixel/internal/upstream"
 )
 
@@ -68,6 +69,9 @@ type serveConfig struct {
 	CAPIURL                string
 	CAPIBatchSize          int
 	Playground             bool
+	LiveTail               bool
+	LiveTailRate           float64
+	LiveTailSubscribers    int
 }
 
 // serveEnv maps each serve flag to its environment fallback (docs/BEHAVIOUR.md §7).
@@ -101,6 +105,9 @@ var serveEnv = map[string]string{
 	"capi-url":                         "TRANSFORMER_CAPI_URL",
 	"capi-batch-size":                  "TRANSFORMER_CAPI_BATCH_SIZE",
 	"playground":                       "TRANSFORMER_PLAYGROUND",
+	"live-tail":                        "TRANSFORMER_LIVE_TAIL",
+	"live-tail-rate":                   "TRANSFORMER_LIVE_TAIL_RATE",
+	"live-tail-subscribers":            "TRANSFORMER_LIVE_TAIL_SUBSCRIBERS",
 }
 
 func parseServeConfig(args []string, getenv func(string) string, out io.Writer) (serveConfig, error) {
@@ -136,6 +143,9 @@ func parseServeConfig(args []string, getenv func(string) string, out io.Writer) 
 	fs.StringVar(&c.CAPIURL, "capi-url", "https://capi.spotify.com/capi-direct/events/", "Spotify Conversions API endpoint (a proxy or a test sink)")
 	fs.IntVar(&c.CAPIBatchSize, "capi-batch-size", capi.DefaultBatchSize, "most events per Conversions API request body")
 	fs.BoolVar(&c.Playground, "playground", true, "serve the playground page at /playground (its data behind -auth-token when set)")
+	fs.BoolVar(&c.LiveTail, "live-tail", true, "serve GET /debug/events?destination=<id>, a Server-Sent Events sample of that destination's results (behind -auth-token when set)")
+	fs.Float64Var(&c.LiveTailRate, "live-tail-rate", 10, "most results a second each live-tail subscriber is sent; the rest are not shown")
+	fs.IntVar(&c.LiveTailSubscribers, "live-tail-subscribers", 4, "most live-tail subscribers at once; beyond: 503 with Retry-After")
 	c.ReloadSettle = 100 * time.Millisecond
 	if err := parseFlags(fs, args, getenv, serveEnv); err != nil {
 		return c, err
@@ -199,6 +209,8 @@ func (c serveConfig) validate() error {
 		return usageError{errors.New("-shutdown-grace must be positive")}
 	case c.DrainDelay < 0:
 		return usageError{errors.New("-drain-delay must not be negative")}
+	case c.LiveTail && (c.LiveTailRate <= 0 || c.LiveTailSubscribers <= 0):
+		return usageError{errors.New("-live-tail-rate and -live-tail-subscribers must be positive with -live-tail")}
 	case c.LogFormat != "json" && c.LogFormat != "console":
 		return usageError{fmt.Errorf("-log-format must be json or console, got %q", c.LogFormat)}
 	case c.Pprof && c.MetricsListen == "":
@@ -302,6 +314,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		StreamTimeout: cfg.ReadTimeout,
 		MaxInFlight:   cfg.MaxInFlight, BodyBudget: cfg.BodyBudget, RequestTimeout: cfg.RequestTimeout, MaxJSONDepth: cfg.MaxJSONDepth,
 		CAPIBatchSize: cfg.CAPIBatchSize, CAPIURL: cfg.CAPIURL, Playground: cfg.Playground,
+	}
+	if cfg.LiveTail {
+		deps.Tail = tail.New(cfg.LiveTailSubscribers, cfg.LiveTailRate)
 	}
 	if metricsLn == nil {
 		deps.MetricsHandler = metricsHandler

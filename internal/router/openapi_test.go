@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"spotifypixel/api"
+	"spotifypixel/internal/tail"
 	"spotifypixel/internal/upstream"
 )
 
@@ -35,6 +36,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 	h := rudderHandler(t, func(d *Deps) {
 		d.MetricsHandler = promhttp.Handler()
 		d.Playground = true
+		d.Tail = tail.New(1, 1)
 		if d.Upstream, err = upstream.New(upstream.Options{URL: u, Metrics: d.Metrics}); err != nil {
 			t.Fatal(err)
 		}

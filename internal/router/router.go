@@ -15,6 +15,7 @@ import (
 	"spotifypixel/internal/pipeline"
 	"spotifypixel/internal/rudder"
 	"spotifypixel/internal/spotify"
+	"spotifypixel/internal/tail"
 	"spotifypixel/internal/upstream"
 )
 
@@ -47,6 +48,8 @@ type Deps struct {
 	Runner BatchRunner
 	// Playground serves the playground page (playground.go) at /playground.
 	Playground bool
+	// Tail is the live tail (GET /debug/events, tail.go); nil: off.
+	Tail *tail.Hub
 }
 
 // BatchRunner runs one /transform JSON body and appends its answer to dst:
@@ -88,6 +91,9 @@ func New(d Deps) http.Handler {
 	r.Get("/features", rf.features)
 	if d.Playground {
 		mountPlayground(r, d, auth)
+	}
+	if d.Tail != nil {
+		r.With(auth).Get("/debug/events", liveTail(d))
 	}
 	r.With(l.body(transformBody), auth).Post("/transform", transform(d))
 	// The processor transform: the sidecar passes other destinations on

@@ -28,6 +28,7 @@ type ndjsonStream struct {
 	w        http.ResponseWriter
 	rc       *http.ResponseController
 	st       *pipeline.Stream
+	id       string // the destination, for the live tail
 	out      []byte
 	line     []byte
 	timeout  time.Duration
@@ -55,7 +56,7 @@ func streamTransform(d Deps, w http.ResponseWriter, r *http.Request) {
 	}
 	defer st.Close()
 	s := &ndjsonStream{d: d, w: w, rc: http.NewResponseController(w), timeout: d.StreamTimeout,
-		st: st, out: make([]byte, 0, flushBytes+4096)}
+		st: st, id: q.Get("destination"), out: make([]byte, 0, flushBytes+4096)}
 	if s.timeout <= 0 {
 		s.timeout = 30 * time.Second
 	}
@@ -91,7 +92,9 @@ func (s *ndjsonStream) run(br *bufio.Reader) error {
 	for {
 		line, tooLong, err := s.readLine(br)
 		if len(bytes.TrimSpace(line)) > 0 || tooLong {
+			start := len(s.out)
 			s.out = s.st.AppendLine(s.out, line, tooLong)
+			publishLine(s.d, s.id, s.out[start:len(s.out)-1])
 			// A stream that keeps sending events keeps its deadlines fresh
 			// (renewed at most once a second: it is a timer update, not
 			// free); blank lines do not, so a trickle of them is cut off.

@@ -65,7 +65,10 @@ func transform(d Deps) http.HandlerFunc {
 		noteDestination(r, set, q.DestinationID)
 		serveBatch(w, r, d.Metrics, func(dst []byte) ([]byte, spotify.Summary, error) {
 			return runner.Transform(dst, set, in.Bytes(), q)
-		}, func(resp []byte) { writeJSON(w, resp) })
+		}, func(resp []byte) {
+			publishResults(d, r, resp)
+			writeJSON(w, resp)
+		})
 	}
 }
 
