@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+	"github.com/tidwall/gjson"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -128,7 +129,6 @@ func recoverer(log *zap.Logger) func(http.Handler) http.Handler {
 // instrument counts, times and logs every request, labelling by route
 // pattern (never the raw path) once the router has matched it.
 func instrument(m *metrics.Metrics, log *zap.Logger) func(http.Handler) http.Handler {
-	sampled := undeliveredLogger(log)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
@@ -153,7 +153,6 @@ func instrument(m *metrics.Metrics, log *zap.Logger) func(http.Handler) http.Han
 				m.Requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Inc()
 				m.Duration.WithLabelValues(route).Observe(elapsed.Seconds())
 				logRequest(log, r, route, status, ww.BytesWritten(), elapsed, rec != nil)
-				logUndelivered(sampled, r)
 				if rec != nil {
 					panic(rec)
 				}
@@ -227,9 +226,9 @@ func bearerAuth(token string) func(http.Handler) http.Handler {
 	}
 }
 
-// undeliveredSample is how many "events not delivered" lines of one kind
-// (destination, status, reason) are logged per second; the rest are
-// dropped, so that a flood of bad events cannot flood the log.
+// undeliveredSample is how many "event not delivered" lines are logged per
+// second; the rest are dropped, so that a flood of bad events cannot flood
+// the log.
 const undeliveredSample = 5
 
 // undeliveredLogger is log with zap's sampler: per second, the first
@@ -240,23 +239,19 @@ func undeliveredLogger(log *zap.Logger) *zap.Logger {
 	}))
 }
 
-// logUndelivered writes, at debug level, one line per kind of reason that
-// filtered or failed events of the request: the destination label, the
-// status, the reason's kind (the deciding step) and how many, never an
-// event's text or ids.
-func logUndelivered(log *zap.Logger, r *http.Request) {
-	s := info(r).summary
-	if s == nil || s.Filtered+s.Failed == 0 || !log.Core().Enabled(zapcore.DebugLevel) {
+// logUndelivered writes, at debug level, one line per filtered or failed
+// result (a JSON result of docs/BEHAVIOUR.md §5): the request id, the
+// destination label, the index, status, error type and reason, which the
+// engine words without user ids, emails or addresses; nothing of the event.
+func logUndelivered(log *zap.Logger, r *http.Request, res gjson.Result) {
+	status := res.Get("status").Str
+	if status == "ok" || status == "" {
 		return
 	}
-	for step := spotify.StepInput; step < spotify.NumSteps; step++ {
-		for st, n := range s.ByStep[step] {
-			if n == 0 {
-				continue
-			}
-			log.Debug("events not delivered", zap.String("request_id", info(r).id),
-				zap.String("destination", metricDestination(r)), zap.String("status", spotify.Status(st).String()),
-				zap.String("reason", step.String()), zap.Int("events", n))
-		}
+	fields := []zap.Field{zap.String("request_id", info(r).id), zap.String("destination", metricDestination(r)),
+		zap.Int64("index", res.Get("index").Int()), zap.String("status", status), zap.String("reason", res.Get("reason").Str)}
+	if et := res.Get("errorType"); et.Exists() {
+		fields = append(fields, zap.String("error_type", et.Str))
 	}
+	log.Debug("event not delivered", fields...)
 }

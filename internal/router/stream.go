@@ -11,6 +11,10 @@ import (
 
 	"spotifypixel/internal/apperr"
 	"spotifypixel/internal/pipeline"
+
+	"github.com/tidwall/gjson"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // ndjsonType is the media type of streamed batches: one event per line in,
@@ -29,6 +33,8 @@ type ndjsonStream struct {
 	rc       *http.ResponseController
 	st       *pipeline.Stream
 	id       string // the destination, for the live tail
+	r        *http.Request
+	log      *zap.Logger // the sampled debug log of undelivered events; nil: not at debug level
 	out      []byte
 	line     []byte
 	timeout  time.Duration
@@ -39,7 +45,7 @@ type ndjsonStream struct {
 // event per line and writes what pipeline.Stream makes of it as it goes,
 // renewing the deadlines while events arrive. The destination comes from
 // the query.
-func streamTransform(d Deps, w http.ResponseWriter, r *http.Request) {
+func streamTransform(d Deps, w http.ResponseWriter, r *http.Request, undelivered *zap.Logger) {
 	// A stream is scanned for nesting as it arrives, so it is not inflated.
 	if enc := contentEncoding(r); enc != "" && enc != "identity" {
 		writeError(w, r, apperr.New(apperr.Unsupported, "Content-Encoding %q is not supported on an NDJSON stream (send it uncompressed)", enc))
@@ -56,7 +62,10 @@ func streamTransform(d Deps, w http.ResponseWriter, r *http.Request) {
 	}
 	defer st.Close()
 	s := &ndjsonStream{d: d, w: w, rc: http.NewResponseController(w), timeout: d.StreamTimeout,
-		st: st, id: q.Get("destination"), out: make([]byte, 0, flushBytes+4096)}
+		st: st, id: q.Get("destination"), r: r, out: make([]byte, 0, flushBytes+4096)}
+	if d.Logger.Core().Enabled(zapcore.DebugLevel) {
+		s.log = undelivered
+	}
 	if s.timeout <= 0 {
 		s.timeout = 30 * time.Second
 	}
@@ -95,6 +104,9 @@ func (s *ndjsonStream) run(br *bufio.Reader) error {
 			start := len(s.out)
 			s.out = s.st.AppendLine(s.out, line, tooLong)
 			publishLine(s.d, s.id, s.out[start:len(s.out)-1])
+			if s.log != nil {
+				logUndelivered(s.log, s.r, gjson.ParseBytes(s.out[start:len(s.out)-1]))
+			}
 			// A stream that keeps sending events keeps its deadlines fresh
 			// (renewed at most once a second: it is a timer update, not
 			// free); blank lines do not, so a trickle of them is cut off.

@@ -16,6 +16,8 @@ import (
 	"spotifypixel/internal/spotify"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/tidwall/gjson"
+	"go.uber.org/zap/zapcore"
 )
 
 // bufPool recycles request and response buffers between requests.
@@ -42,9 +44,11 @@ func transform(d Deps) http.HandlerFunc {
 	if runner == nil {
 		runner = new(pipeline.Runner) // this router's requests in flight, shared
 	}
+	undelivered := undeliveredLogger(d.Logger)
+	debug := d.Logger.Core().Enabled(zapcore.DebugLevel)
 	return func(w http.ResponseWriter, r *http.Request) {
 		if isNDJSON(r) {
-			streamTransform(d, w, r)
+			streamTransform(d, w, r, undelivered)
 			return
 		}
 		in, ok := readJSONBody(w, r, d.MaxBodyBytes)
@@ -67,6 +71,12 @@ func transform(d Deps) http.HandlerFunc {
 			return runner.Transform(dst, set, in.Bytes(), q)
 		}, func(resp []byte) {
 			publishResults(d, r, resp)
+			if debug {
+				gjson.GetBytes(resp, "results").ForEach(func(_, res gjson.Result) bool {
+					logUndelivered(undelivered, r, res)
+					return true
+				})
+			}
 			writeJSON(w, resp)
 		})
 	}
