@@ -373,12 +373,12 @@ func SkipValue(s string, i, limit int) int {
 	return len(s)
 }
 
-// SkipRaw returns the index just past the value at s[i] without checking
+// skipRaw returns the index just past the value at s[i] without checking
 // it: it follows only strings (eight bytes at a time) and brackets, to find
 // where the events of a large batch end before they are checked, on other
 // cores, while they are transformed. On malformed text the index is
 // meaningless but in bounds.
-func SkipRaw(s string, i int) int {
+func skipRaw(s string, i int) int {
 	depth := 0
 	for i < len(s) {
 		switch s[i] {
@@ -467,7 +467,7 @@ func Members(s string, i, limit int, fn func(key, rawKey string, vs int) int) in
 		rawKey := s[i:keyEnd]
 		key := rawKey[1 : len(rawKey)-1]
 		if escaped {
-			key = Unquote(rawKey)
+			key = unquote(rawKey)
 		}
 		i = SkipWS(s, keyEnd)
 		if i >= len(s) || s[i] != ':' {
@@ -551,9 +551,9 @@ func EachMember(obj string, fn func(key, rawKey, raw string) bool) {
 	})
 }
 
-// Unquote returns the text of a raw JSON string; only strings with escapes
+// unquote returns the text of a raw JSON string; only strings with escapes
 // (rare in keys) cost an allocation.
-func Unquote(raw string) string {
+func unquote(raw string) string {
 	inner := raw[1 : len(raw)-1]
 	if strings.IndexByte(inner, '\\') < 0 {
 		return inner

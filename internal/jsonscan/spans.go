@@ -15,12 +15,12 @@ type Span struct{ Start, End int }
 // AppendSpans appends the position of every element of the array at the
 // start of s to dst, so that callers can count a batch's events and split it
 // without reading them: it checks only the array's brackets and commas, and
-// follows strings and brackets within elements (SkipRaw), leaving each
+// follows strings and brackets within elements (skipRaw), leaving each
 // element for its reader to check. It returns the index just past the array,
 // or len(s) when it is malformed.
 func AppendSpans(dst []Span, s string) ([]Span, int) {
 	end := Elements(s, 0, func(at int) int {
-		end := SkipRaw(s, at)
+		end := skipRaw(s, at)
 		if end > at && end < len(s) {
 			dst = append(dst, Span{at, end})
 			return end
