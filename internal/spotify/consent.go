@@ -15,7 +15,6 @@ func (t *Transformer) consentAllow(o *Outcome) bool {
 	if !ids.IsArray() {
 		return true
 	}
-	t.denied = t.denied[:0]
 	valid := true
 	ids.ForEach(func(_, v gjson.Result) bool {
 		if v.Type != gjson.String {

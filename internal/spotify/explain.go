@@ -153,18 +153,13 @@ func paramSource(pr *param, props, elem *fields) (string, srcKey, bool) {
 		}
 		return "properties", numSrc, true
 	}
-	for _, f := range [2]*fields{elem, props} {
-		if f == nil {
-			continue
+	if elem != nil {
+		if k, ok := elem.firstKey(pr.src); ok {
+			return "properties.products[].", k, true
 		}
-		for _, k := range pr.src {
-			if f.set&(1<<k) != 0 && presentRaw(f.raw[k]) {
-				if f == elem {
-					return "properties.products[].", k, true
-				}
-				return "properties.", k, true
-			}
-		}
+	}
+	if k, ok := props.firstKey(pr.src); ok {
+		return "properties.", k, true
 	}
 	return "", 0, false
 }
@@ -211,9 +206,7 @@ func (t *Transformer) AppendExplain(dst []byte) []byte {
 
 // appendTrace appends the result's "explain" member.
 func (t *Transformer) appendTrace(dst []byte) []byte {
-	dst = append(dst, `,"explain":[`...)
-	dst = append(dst, t.trace...)
-	return append(dst, ']')
+	return t.AppendExplain(append(dst, `,"explain":`...))
 }
 
 // explainFilter records the event filter that let the event through.

@@ -61,8 +61,9 @@ var children = [numTop]uint32{
 // hold raw text, made a gjson.Result only when read; a bit per slot says
 // what this event set, so that starting the next event clears one word.
 type topFields struct {
-	raw [numTop]string
-	set uint32
+	raw    [numTop]string
+	set    uint32
+	looked uint32 // the members lookInside has read for this event
 }
 
 // get returns the member k, or an empty Result when the event has none.
@@ -112,7 +113,10 @@ func (f *topFields) put(k topKey, raw string) {
 
 // replace forgets member k and every slot read from within it, before a
 // repeated key's later occurrence is read.
-func (f *topFields) replace(k topKey) { f.set &^= 1<<k | children[k] }
+func (f *topFields) replace(k topKey) {
+	f.set &^= 1<<k | children[k]
+	f.looked &^= 1<<k | children[k]
+}
 
 // eventKeys maps the event's members the engine reads to their slots.
 func eventKey(key string) (topKey, bool) {
@@ -151,7 +155,7 @@ func eventKey(key string) (topKey, bool) {
 // returns the index just past it; it may nest limit levels (len(s) when it
 // is malformed or deeper).
 func (f *topFields) scan(s string, i, limit int, props *fields) int {
-	f.set = 0
+	f.set, f.looked = 0, 0
 	props.set, props.record, props.list = 0, true, props.list[:0]
 	return jsonscan.Members(s, i, limit, func(key, _ string, vs int) int {
 		k, ok := eventKey(key)
@@ -229,8 +233,13 @@ func (f *topFields) scanMembers(parent topKey, s string, i, limit int) int {
 }
 
 // lookInside reads the members of context.page or context.traits (parent)
-// that the engine uses, once the event turns out to need them.
+// that the engine uses, once the event turns out to need them, and only
+// once (the alias and the Conversions API both read context.traits).
 func (f *topFields) lookInside(parent topKey) {
+	if f.looked&(1<<parent) != 0 {
+		return
+	}
+	f.looked |= 1 << parent
 	if raw := f.raw[parent]; f.has(parent) && raw[0] == '{' {
 		f.scanMembers(parent, raw, 0, jsonscan.NoLimit)
 	}
@@ -390,12 +399,20 @@ func (f *fields) rawOf(k srcKey) string {
 
 // first returns the raw text of the first present value among srcs.
 func (f *fields) first(srcs []srcKey) (string, bool) {
-	for _, k := range srcs {
-		if raw := f.raw[k]; f.set&(1<<k) != 0 && presentRaw(raw) {
-			return raw, true
-		}
+	if k, ok := f.firstKey(srcs); ok {
+		return f.raw[k], true
 	}
 	return "", false
+}
+
+// firstKey returns which of srcs first holds a present value.
+func (f *fields) firstKey(srcs []srcKey) (srcKey, bool) {
+	for _, k := range srcs {
+		if f.set&(1<<k) != 0 && presentRaw(f.raw[k]) {
+			return k, true
+		}
+	}
+	return 0, false
 }
 
 // presentRaw is present for a raw JSON value, without parsing it.
