@@ -104,6 +104,26 @@ type manifests struct {
 	pdb    *policyv1.PodDisruptionBudget
 }
 
+// addDocs decodes the YAML documents of file strictly into m, requiring
+// one object of each kind across the files (seen: kind → its file).
+func (m *manifests) addDocs(t *testing.T, dec runtime.Decoder, seen map[string]string, file string, docs [][]byte) {
+	t.Helper()
+	for i, doc := range docs {
+		obj, err := decodeObject(dec, doc)
+		if err != nil {
+			t.Fatalf("%s (document %d): %v\n%s", file, i+1, err, doc)
+		}
+		kind := obj.GetObjectKind().GroupVersionKind().Kind
+		if prev, dup := seen[kind]; dup {
+			t.Fatalf("%s: a second %s (the first is in %s); this test expects one of each", file, kind, prev)
+		}
+		seen[kind] = file
+		if err := m.add(obj); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+	}
+}
+
 // loadBase decodes every document of every YAML file in k8s/base except
 // kustomization.yaml, and requires exactly one object of each kind.
 func loadBase(t *testing.T) *manifests {
@@ -124,20 +144,7 @@ func loadBase(t *testing.T) *manifests {
 		if len(docs) == 0 {
 			t.Fatalf("%s: no YAML document", f)
 		}
-		for i, doc := range docs {
-			obj, err := decodeObject(dec, doc)
-			if err != nil {
-				t.Fatalf("%s (document %d): %v", f, i+1, err)
-			}
-			kind := obj.GetObjectKind().GroupVersionKind().Kind
-			if prev, dup := seen[kind]; dup {
-				t.Fatalf("%s: a second %s (the first is in %s); this test expects one of each", f, kind, prev)
-			}
-			seen[kind] = f
-			if err := m.add(obj); err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
-		}
+		m.addDocs(t, dec, seen, f, docs)
 	}
 	for kind := range expectedKinds {
 		if _, ok := seen[kind]; !ok {

@@ -2,8 +2,6 @@ package deploy
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -71,20 +69,7 @@ func loadHelm(t *testing.T, release, overrides string) *manifests {
 		if err != nil {
 			t.Fatalf("%s: splitting YAML documents: %v", file, err)
 		}
-		for i, doc := range docs {
-			obj, err := decodeObject(dec, doc)
-			if err != nil {
-				t.Fatalf("%s (document %d): %v\n%s", file, i+1, err, doc)
-			}
-			kind := obj.GetObjectKind().GroupVersionKind().Kind
-			if prev, dup := seen[kind]; dup {
-				t.Fatalf("%s: a second %s (the first is in %s)", file, kind, prev)
-			}
-			seen[kind] = file
-			if err := m.add(obj); err != nil {
-				t.Fatalf("%s: %v", file, err)
-			}
-		}
+		m.addDocs(t, dec, seen, file, docs)
 	}
 	if m.deploy == nil || m.svc == nil {
 		t.Fatalf("the render has no Deployment or no Service (kinds: %v)", keys(seen))
@@ -100,14 +85,7 @@ func loadHelm(t *testing.T, release, overrides string) *manifests {
 func kustomizedBase(t *testing.T) *manifests {
 	t.Helper()
 	m := loadBase(t)
-	data, err := os.ReadFile(filepath.Join(baseDir, "kustomization.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var k kustomization
-	if err := yaml.UnmarshalStrict(data, &k); err != nil {
-		t.Fatalf("kustomization.yaml: %v", err)
-	}
+	k := readKustomization(t)
 	c := m.container()
 	for _, img := range k.Images {
 		if img.Name != c.Image {

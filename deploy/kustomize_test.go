@@ -27,10 +27,9 @@ type kustomization struct {
 	// one extends this struct and checks TestKustomizeBuild still agrees.
 }
 
-// TestKustomizationListsEveryFile checks that kustomization.yaml lists each
-// YAML file of k8s/base once, lists no missing file, and that its images
-// override the container's image.
-func TestKustomizationListsEveryFile(t *testing.T) {
+// readKustomization decodes k8s/base/kustomization.yaml strictly.
+func readKustomization(t *testing.T) kustomization {
+	t.Helper()
 	data, err := os.ReadFile(filepath.Join(baseDir, "kustomization.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -39,6 +38,14 @@ func TestKustomizationListsEveryFile(t *testing.T) {
 	if err := yaml.UnmarshalStrict(data, &k); err != nil {
 		t.Fatalf("kustomization.yaml: %v", err)
 	}
+	return k
+}
+
+// TestKustomizationListsEveryFile checks that kustomization.yaml lists each
+// YAML file of k8s/base once, lists no missing file, and that its images
+// override the container's image.
+func TestKustomizationListsEveryFile(t *testing.T) {
+	k := readKustomization(t)
 	if k.APIVersion != "kustomize.config.k8s.io/v1beta1" || k.Kind != "Kustomization" {
 		t.Errorf("kustomization.yaml: apiVersion/kind = %q/%q", k.APIVersion, k.Kind)
 	}
