@@ -69,6 +69,9 @@ func (s *Stream) AppendLine(dst, line []byte, tooLong bool) []byte {
 	return append(dst, '\n')
 }
 
+// Destination is the id of the stream's destination.
+func (s *Stream) Destination() string { return s.id }
+
 // Summary is the count of the stream's results so far.
 func (s *Stream) Summary() *spotify.Summary { return &s.sum }
 

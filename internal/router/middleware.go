@@ -232,8 +232,13 @@ func bearerAuth(token string) func(http.Handler) http.Handler {
 const undeliveredSample = 5
 
 // undeliveredLogger is log with zap's sampler: per second, the first
-// undeliveredSample lines of each message and level, none after.
+// undeliveredSample lines of each message and level, none after; nil when
+// log is not at debug level, so that no answer is read for lines nobody
+// writes.
 func undeliveredLogger(log *zap.Logger) *zap.Logger {
+	if !log.Core().Enabled(zapcore.DebugLevel) {
+		return nil
+	}
 	return log.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
 		return zapcore.NewSamplerWithOptions(c, time.Second, undeliveredSample, 0)
 	}))

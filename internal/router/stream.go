@@ -14,7 +14,6 @@ import (
 
 	"github.com/tidwall/gjson"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 )
 
 // ndjsonType is the media type of streamed batches: one event per line in,
@@ -32,7 +31,6 @@ type ndjsonStream struct {
 	w        http.ResponseWriter
 	rc       *http.ResponseController
 	st       *pipeline.Stream
-	id       string // the destination, for the live tail
 	r        *http.Request
 	log      *zap.Logger // the sampled debug log of undelivered events; nil: not at debug level
 	out      []byte
@@ -62,10 +60,7 @@ func streamTransform(d Deps, w http.ResponseWriter, r *http.Request, undelivered
 	}
 	defer st.Close()
 	s := &ndjsonStream{d: d, w: w, rc: http.NewResponseController(w), timeout: d.StreamTimeout,
-		st: st, id: q.Get("destination"), r: r, out: make([]byte, 0, flushBytes+4096)}
-	if d.Logger.Core().Enabled(zapcore.DebugLevel) {
-		s.log = undelivered
-	}
+		st: st, r: r, log: undelivered, out: make([]byte, 0, flushBytes+4096)}
 	if s.timeout <= 0 {
 		s.timeout = 30 * time.Second
 	}
@@ -103,9 +98,10 @@ func (s *ndjsonStream) run(br *bufio.Reader) error {
 		if len(bytes.TrimSpace(line)) > 0 || tooLong {
 			start := len(s.out)
 			s.out = s.st.AppendLine(s.out, line, tooLong)
-			publishLine(s.d, s.id, s.out[start:len(s.out)-1])
+			result := s.out[start : len(s.out)-1] // without its newline
+			publishLine(s.d, s.st.Destination(), result)
 			if s.log != nil {
-				logUndelivered(s.log, s.r, gjson.ParseBytes(s.out[start:len(s.out)-1]))
+				logUndelivered(s.log, s.r, gjson.ParseBytes(result))
 			}
 			// A stream that keeps sending events keeps its deadlines fresh
 			// (renewed at most once a second: it is a timer update, not

@@ -17,7 +17,6 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/tidwall/gjson"
-	"go.uber.org/zap/zapcore"
 )
 
 // bufPool recycles request and response buffers between requests.
@@ -44,8 +43,7 @@ func transform(d Deps) http.HandlerFunc {
 	if runner == nil {
 		runner = new(pipeline.Runner) // this router's requests in flight, shared
 	}
-	undelivered := undeliveredLogger(d.Logger)
-	debug := d.Logger.Core().Enabled(zapcore.DebugLevel)
+	undelivered := undeliveredLogger(d.Logger) // nil: not at debug level
 	return func(w http.ResponseWriter, r *http.Request) {
 		if isNDJSON(r) {
 			streamTransform(d, w, r, undelivered)
@@ -71,7 +69,7 @@ func transform(d Deps) http.HandlerFunc {
 			return runner.Transform(dst, set, in.Bytes(), q)
 		}, func(resp []byte) {
 			publishResults(d, r, resp)
-			if debug {
+			if undelivered != nil {
 				gjson.GetBytes(resp, "results").ForEach(func(_, res gjson.Result) bool {
 					logUndelivered(undelivered, r, res)
 					return true
