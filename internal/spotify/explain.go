@@ -87,11 +87,11 @@ func (t *Transformer) explainConsent(o *Outcome, allowed bool) {
 	t.detail = append(t.detail, "; denied "...)
 	t.detail = appendStrings(t.detail, t.denied)
 	if allowed {
-		t.explain("consent", verdictPass, t.detail)
+		t.explain(StepConsent.String(), verdictPass, t.detail)
 		return
 	}
 	t.detail = append(append(t.detail, ": "...), o.reason...)
-	t.explain("consent", o.Status.String(), t.detail)
+	t.explain(StepConsent.String(), o.Status.String(), t.detail)
 }
 
 // appendStrings appends a JSON array of strings.
@@ -213,11 +213,11 @@ func (t *Transformer) appendTrace(dst []byte) []byte {
 func (t *Transformer) explainFilter(name string) {
 	switch t.cfg.filter {
 	case filterDeny:
-		t.explainQuoted("filter", verdictPass, "denylist: event ", name, " is not in it")
+		t.explainQuoted(StepFilter.String(), verdictPass, "denylist: event ", name, " is not in it")
 	case filterAllow:
-		t.explainQuoted("filter", verdictPass, "allowlist: event ", name, " is in it")
+		t.explainQuoted(StepFilter.String(), verdictPass, "allowlist: event ", name, " is in it")
 	default:
-		t.explainText("filter", verdictPass, "no event filter configured")
+		t.explainText(StepFilter.String(), verdictPass, "no event filter configured")
 	}
 }
 
@@ -235,7 +235,7 @@ func (t *Transformer) explainMapping(name string, custom bool, targets []Command
 		t.detail = append(t.detail, ' ')
 		t.detail = append(t.detail, c.String()...)
 	}
-	t.explain("mapping", verdictPass, t.detail)
+	t.explain(StepMapping.String(), verdictPass, t.detail)
 }
 
 // explainAlias records where the alias came from, or why there is none.
@@ -265,7 +265,7 @@ func (t *Transformer) explainFanOut(cmd Command, n int) {
 	t.detail = append(t.detail, ": one call per element of properties.products, "...)
 	t.detail = strconv.AppendInt(t.detail, int64(n), 10)
 	t.detail = append(t.detail, " call(s)"...)
-	t.explain("fan-out", verdictInfo, t.detail)
+	t.explain(StepFanOut.String(), verdictInfo, t.detail)
 }
 
 // explainView records where the view call's params came from.

@@ -156,7 +156,7 @@ func (t *Transformer) decide(o *Outcome, event string) *Outcome {
 		return t.stopped(StepShape, t.configOr(o, "event is not valid UTF-8"))
 	}
 	if t.opts.Explain {
-		t.explainText("shape", verdictPass, "a JSON object")
+		t.explainText(StepShape.String(), verdictPass, "a JSON object")
 	}
 	typv := top.get(tType)
 	if typv.Type != gjson.String {
@@ -175,7 +175,7 @@ func (t *Transformer) decide(o *Outcome, event string) *Outcome {
 		return t.stopped(StepConfig, o.fail(ErrConfiguration, t.cfg.err.Message))
 	}
 	if t.opts.Explain {
-		t.explainQuoted("config", verdictPass, "pixel id ", t.cfg.PixelID, "")
+		t.explainQuoted(StepConfig.String(), verdictPass, "pixel id ", t.cfg.PixelID, "")
 	}
 	if !t.integrationsAllow(o, top.get(tIntegrations)) {
 		return t.stopped(StepIntegrations, o)
@@ -195,12 +195,12 @@ func (t *Transformer) decide(o *Outcome, event string) *Outcome {
 	switch o.Kind {
 	case KindTrack:
 		if t.opts.Explain {
-			t.explainQuoted("type", verdictPass, "type ", typ, ": track")
+			t.explainQuoted(StepType.String(), verdictPass, "type ", typ, ": track")
 		}
 		t.track(o)
 	case KindPage:
 		if t.opts.Explain {
-			t.explainQuoted("type", verdictPass, "type ", typ, ": page")
+			t.explainQuoted(StepType.String(), verdictPass, "type ", typ, ": page")
 		}
 		t.page(o)
 	default:
@@ -225,10 +225,10 @@ func (t *Transformer) stopped(step Step, o *Outcome) *Outcome {
 // explainIntegrations records what the integrations step read.
 func (t *Transformer) explainIntegrations() {
 	if integ := t.top.get(tIntegrations); present(integ) {
-		t.explainRaw("integrations", verdictPass, "allowed by ", canonical(integ.Raw))
+		t.explainRaw(StepIntegrations.String(), verdictPass, "allowed by ", canonical(integ.Raw))
 		return
 	}
-	t.explainText("integrations", verdictPass, "absent: allowed")
+	t.explainText(StepIntegrations.String(), verdictPass, "absent: allowed")
 }
 
 // configOr fails the event with the configuration error when there is one
