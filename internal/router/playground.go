@@ -62,12 +62,12 @@ func playgroundDestinations(d Deps) http.HandlerFunc {
 		ids := set.IDs()
 		slices.Sort(ids)
 		out := append(make([]byte, 0, 64+32*len(ids)), `{"destinations":[`...)
-		for i, id := range ids {
+		for _, id := range ids {
 			dest, err := set.Get(id)
 			if err != nil {
-				continue
+				continue // IDs and Get read the same set: cannot happen
 			}
-			if i > 0 {
+			if out[len(out)-1] != '[' {
 				out = append(out, ',')
 			}
 			out = append(out, `{"id":`...)
